@@ -1,0 +1,280 @@
+"""Ingest: find sources, read them with the right reader, write each drive atomically.
+
+The pipeline for one source (run by an engine, one source per task):
+``read`` → ``clean_stream`` per stream → ``split_at_gaps`` → per drive: skip if already
+present, else write samples then the catalogue row (see :mod:`drivelake.lake`).
+One bad source yields a failed result with a one-line reason; it never stops the others.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+
+from drivelake import schema
+from drivelake.engine import get_engine
+from drivelake.errors import DrivelakeError, InputError
+from drivelake.ingest.base import (
+    ReadOptions,
+    Recording,
+    SourceFile,
+    clean_stream,
+    drive_id_for,
+    haversine_m,
+    split_at_gaps,
+    stream_rate_hz,
+)
+from drivelake.ingest.discover import Source, discover
+
+if TYPE_CHECKING:
+    from drivelake.lake import Lake
+
+__all__ = ["IngestReport", "IngestResult", "ingest_paths", "read_source"]
+
+
+@dataclass
+class IngestResult:
+    """What happened to one drive (or to one source that yielded none)."""
+
+    source: str
+    status: str  # "ingested" | "already present" | "failed" | "skipped"
+    drive_id: str | None = None
+    message: str = ""
+    samples: int = 0
+    repairs: list[str] = field(default_factory=list)
+
+
+@dataclass
+class IngestReport:
+    results: list[IngestResult] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(r.status == status for r in self.results)
+
+    @property
+    def ok(self) -> bool:
+        return self.count("failed") == 0
+
+    @property
+    def drive_ids(self) -> list[str]:
+        return [r.drive_id for r in self.results if r.drive_id]
+
+
+@dataclass(frozen=True)
+class _Task:
+    lake_uri: str
+    source: Source
+    options: ReadOptions
+    max_gap_s: float
+
+
+def read_source(source: Source, options: ReadOptions) -> Recording:
+    """Read one source with its reader, converting any unexpected failure to an InputError."""
+    try:
+        rec = source.reader.read(source.path, options)
+    except DrivelakeError:
+        raise
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, IndexError) as exc:
+        raise InputError(source.path, f"cannot read as {source.reader.name}: {exc}") from exc
+    rec.videos.extend(SourceFile.of(v, role="video") for v in source.videos)
+    if options.vehicle_id:
+        rec.vehicle_id = options.vehicle_id
+    return rec
+
+
+def ingest_paths(
+    lake: Lake,
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    vehicle_id: str | None = None,
+    format: str | None = None,  # noqa: A002
+    jobs: int = 1,
+    engine: str = "local",
+    max_gap_s: float = 300.0,
+    column_map: dict[str, str] | None = None,
+    units: dict[str, str] | None = None,
+    on_result: Callable[[IngestResult], None] | None = None,
+    on_discovered: Callable[[int], None] | None = None,
+) -> IngestReport:
+    """Ingest every source found under ``paths`` into ``lake``.
+
+    Formats are detected per source (``format`` forces one). Sources run in parallel on the
+    chosen engine; the report lists every drive ingested, already present or failed.
+    """
+    lake.sweep_orphans()
+    report = IngestReport()
+
+    def emit(result: IngestResult) -> None:
+        report.results.append(result)
+        if on_result:
+            on_result(result)
+
+    sources, problems = discover([Path(p) for p in paths], format=format)
+    if on_discovered:
+        on_discovered(len(sources) + len(problems))
+    for problem in problems:
+        emit(IngestResult(problem.path, problem.status, message=problem.message))
+    options = ReadOptions(vehicle_id=vehicle_id, column_map=column_map or {}, units=units or {})
+    tasks = [_Task(lake.uri, s, options, max_gap_s) for s in sources]
+    for _, results in get_engine(engine, jobs=jobs).map(_ingest_task, tasks):
+        for result in results:
+            emit(result)
+    if report.count("ingested"):
+        lake.index_signals()
+    return report
+
+
+def _ingest_task(task: _Task) -> list[IngestResult]:
+    """Engine task: read, clean, split and write one source. Never raises for bad input."""
+    from drivelake.lake import Lake
+
+    path = str(task.source.path)
+    try:
+        rec = read_source(task.source, task.options)
+        repairs = list(rec.repairs)
+        cleaned = []
+        for s in rec.streams:
+            s, fixes = clean_stream(s, path)
+            repairs.extend(fixes)
+            if len(s):
+                cleaned.append(s)
+        if not cleaned:
+            raise InputError(path, "no samples found")
+        rec.streams, rec.repairs = cleaned, repairs
+        parts = split_at_gaps(rec, task.max_gap_s)
+        lake = Lake(task.lake_uri)
+        results = []
+        for i, part in enumerate(parts):
+            drive_id = drive_id_for(rec, i, len(parts))
+            results.append(write_drive(lake, part, drive_id, source=path))
+        return results
+    except DrivelakeError as exc:
+        return [IngestResult(path, "failed", message=str(exc))]
+    except Exception as exc:  # a reader bug must not take the batch down; say where
+        return [IngestResult(path, "failed", message=f"{path}: {type(exc).__name__}: {exc}")]
+
+
+def write_drive(lake: Lake, rec: Recording, drive_id: str, *, source: str) -> IngestResult:
+    """Write one drive: samples first, catalogue row last (see the commit protocol in lake.py)."""
+    from drivelake.lake import new_ingest_id
+
+    drives = lake.dataset("drives")
+    if drives is not None and drives.count_rows(filter=f"drive_id = '{drive_id}'"):
+        return IngestResult(source, "already present", drive_id, "already present")
+    ingest_id = new_ingest_id()
+    signals = signals_table(rec, drive_id, ingest_id)
+    lake.append("signals", signals, message=f"ingest {drive_id}")
+    row = catalogue_row(rec, drive_id, ingest_id)
+    inserted = lake.insert_new("drives", row, "drive_id", message=f"ingest {drive_id}")
+    if not inserted:  # another process committed the same drive first
+        lake.delete("signals", f"ingest_id = '{ingest_id}'")
+        return IngestResult(source, "already present", drive_id, "already present")
+    return IngestResult(
+        source, "ingested", drive_id, samples=signals.num_rows, repairs=list(rec.repairs)
+    )
+
+
+def signals_table(rec: Recording, drive_id: str, ingest_id: str) -> pa.Table:
+    """One drive's streams as rows of the signals table, sorted by (stream, t_ns)."""
+    pieces = []
+    for s in sorted(rec.streams, key=lambda s: s.name):
+        n = len(s)
+        cols: dict[str, pa.Array] = {
+            "drive_id": pa.array([drive_id] * n, pa.string()),
+            "ingest_id": pa.array([ingest_id] * n, pa.string()),
+            "stream": pa.array([s.name] * n, pa.string()),
+            "t_ns": pa.array(s.t_ns, pa.int64()),
+        }
+        for name in schema.CHANNELS:
+            kind = schema.SIGNALS.field(name).type
+            if name in s.channels:
+                values = np.asarray(s.channels[name], dtype=kind.to_pandas_dtype())
+                cols[name] = pa.array(values, kind, from_pandas=True)
+            else:
+                cols[name] = pa.nulls(n, kind)
+        pieces.append(pa.table(cols, schema=schema.SIGNALS))
+    return pa.concat_tables(pieces)
+
+
+def catalogue_row(rec: Recording, drive_id: str, ingest_id: str) -> pa.Table:
+    """The drive's row in ``drives``: times, distance, bounds and per-stream statistics."""
+    first, last = rec.time_range()
+    t0 = rec.t0_ns if rec.t0_ns is not None else first
+    t0 = min(t0, first)
+    offset = rec.utc_offset_ns
+    positions = _position_stream(rec)
+    bounds = {"min_lat": None, "min_lon": None, "max_lat": None, "max_lon": None}
+    distance = _distance_m(rec, positions)
+    if positions is not None:
+        lat, lon = positions.channels["lat"], positions.channels["lon"]
+        bounds = {
+            "min_lat": float(np.min(lat)),
+            "min_lon": float(np.min(lon)),
+            "max_lat": float(np.max(lat)),
+            "max_lon": float(np.max(lon)),
+        }
+
+    def utc(t: int) -> datetime | None:
+        if offset is None:
+            return None
+        return datetime.fromtimestamp((t + offset) / 1e9, tz=timezone.utc)
+
+    row = {
+        "drive_id": drive_id,
+        "vehicle_id": rec.vehicle_id,
+        "source_format": rec.source_format,
+        "source_files": [vars(s) for s in rec.sources],
+        "source_frame": rec.source_frame,
+        "start_ns": t0,
+        "end_ns": last,
+        "utc_offset_ns": offset,
+        "start_utc": utc(t0),
+        "end_utc": utc(last),
+        "duration_s": (last - t0) / 1e9,
+        "distance_m": distance,
+        "streams": sorted(s.name for s in rec.streams),
+        "stream_stats": [
+            {"stream": s.name, "samples": len(s), "rate_hz": stream_rate_hz(s.t_ns)}
+            for s in sorted(rec.streams, key=lambda s: s.name)
+        ],
+        **bounds,
+        "videos": [vars(v) for v in rec.videos],
+        "repairs": rec.repairs,
+        "synthetic": rec.synthetic,
+        "metadata_json": json.dumps(rec.metadata, sort_keys=True),
+        "ingest_id": ingest_id,
+        "ingested_at": datetime.now(timezone.utc),
+    }
+    return pa.Table.from_pylist([row], schema=schema.DRIVES)
+
+
+def _position_stream(rec: Recording):
+    by_name = {s.name: s for s in rec.streams}
+    for name in ("gnss", "pose"):
+        if name in by_name and "lat" in by_name[name].channels:
+            return by_name[name]
+    return None
+
+
+def _distance_m(rec: Recording, positions) -> float | None:
+    """Distance along the positions, or the integral of a speed channel without them."""
+    if positions is not None and len(positions) > 1:
+        lat, lon = positions.channels["lat"], positions.channels["lon"]
+        step = haversine_m(np.asarray(lat, float), np.asarray(lon, float))
+        dt = np.diff(positions.t_ns) / 1e9
+        plausible = step <= np.maximum(dt, 1e-3) * 90.0  # drop jumps faster than 90 m/s
+        return float(step[plausible].sum())
+    for s in rec.streams:
+        if "speed_mps" in s.channels and len(s) > 1:
+            v = np.asarray(s.channels["speed_mps"], float)
+            t = s.t_ns / 1e9
+            return float(np.sum(0.5 * (v[1:] + v[:-1]) * np.diff(t)))
+    return None

@@ -1,0 +1,403 @@
+"""The Lake: one root folder (or object-store URI) of versioned Lance tables, queried with SQL.
+
+Commit protocol. A drive becomes visible only when its row lands in ``drives``. Its samples are
+written first, to ``signals``, tagged with a fresh ``ingest_id``; the catalogue row that names
+that ``ingest_id`` is committed last. Readers (the Python API, the SQL views) only see signal
+rows whose (drive_id, ingest_id) pair is in the catalogue, so a crash mid-ingest leaves
+invisible orphans that :meth:`Lake.sweep_orphans` deletes later. Two processes racing to ingest
+the same drive both write samples, but only one catalogue row wins (merge-insert on
+``drive_id``); the loser deletes its own samples.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from drivelake import schema
+from drivelake.errors import NotFoundError, StoreError
+
+if TYPE_CHECKING:
+    import duckdb
+    import lance
+
+    from drivelake.ingest import IngestReport, IngestResult
+
+DEFAULT_LAKE = "./drivelake-lake"
+
+# Lance logs "creating dataset" warnings on stderr; the CLI reports what matters itself.
+os.environ.setdefault("LANCE_LOG", "error")
+
+#: Tables whose rows belong to one ingest of a drive, hidden until the catalogue row lands.
+_INGEST_SCOPED = ("signals",)
+
+
+def open(uri: str | os.PathLike[str] | None = None, *, create: bool = True) -> Lake:  # noqa: A001
+    """Open the lake at ``uri`` (a folder or an object-store URI), creating it if needed.
+
+    Without ``uri``, ``$DRIVELAKE_LAKE`` or ``./drivelake-lake`` is used.
+    """
+    uri = str(uri or os.environ.get("DRIVELAKE_LAKE") or DEFAULT_LAKE)
+    if "://" not in uri:
+        path = Path(uri)
+        if path.exists() and not path.is_dir():
+            raise StoreError(f"{uri}: not a folder, cannot hold a lake")
+        if not path.exists():
+            if not create:
+                raise NotFoundError(f"{uri}: no lake here (run `drivelake ingest` to create one)")
+            path.mkdir(parents=True)
+        uri = str(path.resolve())
+    return Lake(uri)
+
+
+def new_ingest_id() -> str:
+    """Ids that say who wrote them, so orphans of a live process are never swept."""
+    return f"{socket.gethostname()}:{os.getpid()}:{time.time_ns()}:{uuid.uuid4().hex[:8]}"
+
+
+class Lake:
+    """A drivelake lake. Create with :func:`drivelake.open`."""
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+
+    def __repr__(self) -> str:
+        return f"Lake({self.uri!r})"
+
+    # ------------------------------------------------------------------ tables
+
+    def table_uri(self, name: str) -> str:
+        return f"{self.uri.rstrip('/')}/{name}.lance"
+
+    def dataset(self, name: str) -> lance.LanceDataset | None:
+        """The latest version of a table, or None if it was never written."""
+        import lance
+
+        try:
+            return lance.dataset(self.table_uri(name))
+        except (ValueError, OSError) as exc:
+            if "not found" in str(exc).lower() or "does not exist" in str(exc).lower():
+                return None
+            raise StoreError(f"{self.table_uri(name)}: cannot open table: {exc}") from exc
+
+    def table_names(self) -> list[str]:
+        if "://" in self.uri:
+            return [n for n in schema.TABLES if self.dataset(n) is not None]
+        return sorted(p.name[: -len(".lance")] for p in Path(self.uri).glob("*.lance"))
+
+    def append(self, name: str, data: pa.Table, *, message: str = "") -> int:
+        """Append rows to a table (creating it with its schema first) as one new version."""
+        import lance
+
+        target = schema.TABLES.get(name, data.schema)
+        data = data.select(target.names).cast(target) if name in schema.TABLES else data
+        for attempt in range(5):
+            try:
+                ds = lance.write_dataset(
+                    data,
+                    self.table_uri(name),
+                    schema=target,
+                    mode="append",
+                    max_rows_per_file=4 << 20,
+                    transaction_properties={"message": message} if message else None,
+                )
+                return ds.version
+            except OSError as exc:  # racing first writers of a new table
+                if attempt == 4 or "exist" not in str(exc).lower():
+                    raise StoreError(f"{self.table_uri(name)}: write failed: {exc}") from exc
+                time.sleep(0.05 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    def insert_new(self, name: str, data: pa.Table, key: str, *, message: str = "") -> int:
+        """Insert rows whose ``key`` is not in the table yet; return how many were inserted.
+
+        The check and the insert are one commit, so concurrent writers never duplicate a key.
+        """
+        ds = self.dataset(name)
+        if ds is None:
+            try:
+                self.append(name, data.slice(0, 0), message=f"create {name}")
+            except StoreError:
+                pass
+            ds = self.dataset(name)
+        data = data.select(schema.TABLES[name].names).cast(schema.TABLES[name])
+        result = (
+            ds.merge_insert(key)
+            .when_not_matched_insert_all()
+            .conflict_retries(50)
+            .execute(data)
+        )
+        return int(result.get("num_inserted_rows", 0))
+
+    def delete(self, name: str, predicate: str) -> None:
+        ds = self.dataset(name)
+        if ds is not None:
+            ds.delete(predicate)
+
+    # ------------------------------------------------------------------ reading
+
+    def drives(self, where: str | None = None, columns: Sequence[str] | None = None) -> pa.Table:
+        """The catalogue: one row per committed drive (an Arrow table)."""
+        ds = self.dataset("drives")
+        if ds is None:
+            return schema.DRIVES.empty_table()
+        return ds.to_table(filter=where, columns=list(columns) if columns else None)
+
+    def resolve_drive_id(self, drive_id: str) -> str:
+        """Accept a unique prefix of a drive id, as git does for commits."""
+        ids = self.drives(columns=["drive_id"]).column("drive_id").to_pylist()
+        matches = [d for d in ids if d.startswith(drive_id)]
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            raise NotFoundError(f"no drive {drive_id!r} in {self.uri}")
+        raise NotFoundError(f"drive id prefix {drive_id!r} is ambiguous ({len(matches)} drives)")
+
+    def drive(self, drive_id: str) -> dict[str, Any]:
+        """One drive's catalogue row as a dict (``drive_id`` may be a unique prefix)."""
+        drive_id = self.resolve_drive_id(drive_id)
+        row = self.drives(where=f"drive_id = '{drive_id}'").to_pylist()[0]
+        row["metadata"] = json.loads(row.pop("metadata_json") or "{}")
+        return row
+
+    def signals(
+        self,
+        drive_id: str,
+        streams: Iterable[str] | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> pa.Table:
+        """A drive's samples, sorted by stream then time.
+
+        ``columns`` limits the channel columns read (``stream`` and ``t_ns`` always come).
+        """
+        drive = self.drives(
+            where=f"drive_id = '{_quote(self.resolve_drive_id(drive_id))}'",
+            columns=["drive_id", "ingest_id"],
+        ).to_pylist()[0]
+        ds = self.dataset("signals")
+        cols = None
+        if columns is not None:
+            cols = ["stream", "t_ns", *[c for c in columns if c not in ("stream", "t_ns")]]
+        if ds is None:
+            return schema.SIGNALS.empty_table().select(cols or schema.SIGNALS.names)
+        predicate = (
+            f"drive_id = '{_quote(drive['drive_id'])}' AND ingest_id = '{drive['ingest_id']}'"
+        )
+        if streams is not None:
+            names = ", ".join(f"'{_quote(s)}'" for s in streams)
+            predicate += f" AND stream IN ({names})"
+        return ds.to_table(filter=predicate, columns=cols)
+
+    def stream(self, drive_id: str, stream: str) -> pa.Table | None:
+        """One stream of a drive with only its meaningful channels, or None if absent."""
+        cols = schema.STREAM_CHANNELS.get(stream)
+        table = self.signals(drive_id, streams=[stream], columns=cols)
+        return table if table.num_rows else None
+
+    # ------------------------------------------------------------------ SQL
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        """A DuckDB connection with every table of the lake as a view of the same name.
+
+        Ingest-scoped tables (``signals``) show only rows of committed drives.
+        """
+        import duckdb
+
+        con = duckdb.connect()
+        for name in self.table_names():
+            ds = self.dataset(name)
+            if ds is None:
+                continue
+            if name in _INGEST_SCOPED and "drives" in self.table_names():
+                con.register(f"_{name}_all", ds)
+                con.execute(
+                    f"CREATE VIEW {name} AS SELECT s.* FROM _{name}_all s "
+                    "SEMI JOIN drives d ON s.drive_id = d.drive_id AND s.ingest_id = d.ingest_id"
+                )
+            else:
+                con.register(name, ds)
+        return con
+
+    def sql(self, query: str) -> pa.Table:
+        """Run a SQL query (DuckDB dialect) over the lake's tables; returns an Arrow table."""
+        import duckdb
+
+        con = self.connect()
+        try:
+            result = con.sql(query)
+            return result.to_arrow_table() if result is not None else pa.table({})
+        except duckdb.Error as exc:
+            raise StoreError(f"SQL error: {str(exc).splitlines()[0]}") from exc
+        finally:
+            con.close()
+
+    # ------------------------------------------------------------------ versions
+
+    def versions(self, table: str | None = None) -> pa.Table:
+        """Every version of every table (or one table): number, time, rows and message."""
+        rows = []
+        for name in [table] if table else self.table_names():
+            ds = self.dataset(name)
+            if ds is None:
+                raise NotFoundError(f"no table {name!r} in {self.uri}")
+            messages = {}
+            try:
+                for tx in ds.get_transactions():
+                    if tx is not None:
+                        props = tx.transaction_properties or {}
+                        messages[tx.read_version + 1] = props.get(
+                            "message", type(tx.operation).__name__
+                        )
+            except Exception:  # transaction files may be cleaned up; messages are optional
+                pass
+            for v in ds.versions():
+                rows.append(
+                    {
+                        "table": name,
+                        "version": v["version"],
+                        "timestamp": v["timestamp"],
+                        "rows": int(v["metadata"].get("total_rows", 0)),
+                        "message": messages.get(v["version"], ""),
+                    }
+                )
+        return pa.Table.from_pylist(
+            rows,
+            schema=pa.schema(
+                [
+                    ("table", pa.string()),
+                    ("version", pa.int64()),
+                    ("timestamp", pa.timestamp("us")),
+                    ("rows", pa.int64()),
+                    ("message", pa.string()),
+                ]
+            ),
+        )
+
+    # ------------------------------------------------------------------ user interactions
+
+    def tag(
+        self,
+        drive_id: str,
+        text: str,
+        *,
+        kind: str = "tag",
+        t_s: float | None = None,
+        author: str | None = None,
+    ) -> str:
+        """Attach a tag or a note to a drive (optionally at a moment in it); returns its id."""
+        if kind not in ("tag", "note"):
+            raise ValueError(f"kind must be 'tag' or 'note', not {kind!r}")
+        drive_id = self.resolve_drive_id(drive_id)
+        tag_id = uuid.uuid4().hex[:16]
+        row = {
+            "tag_id": tag_id,
+            "drive_id": drive_id,
+            "kind": kind,
+            "text": text,
+            "t_s": t_s,
+            "author": author or os.environ.get("USER"),
+            "created_at": datetime.now(timezone.utc),
+        }
+        self.append("tags", pa.Table.from_pylist([row], schema=schema.TAGS), message=f"{kind}")
+        return tag_id
+
+    def tags(self, drive_id: str | None = None) -> pa.Table:
+        ds = self.dataset("tags")
+        if ds is None:
+            return schema.TAGS.empty_table()
+        where = f"drive_id = '{_quote(self.resolve_drive_id(drive_id))}'" if drive_id else None
+        return ds.to_table(filter=where)
+
+    # ------------------------------------------------------------------ ingest
+
+    def ingest(
+        self,
+        paths: Sequence[str | os.PathLike[str]],
+        *,
+        vehicle_id: str | None = None,
+        format: str | None = None,  # noqa: A002
+        jobs: int = 1,
+        engine: str = "local",
+        max_gap_s: float = 300.0,
+        column_map: dict[str, str] | None = None,
+        units: dict[str, str] | None = None,
+        on_result: Callable[[IngestResult], None] | None = None,
+        on_discovered: Callable[[int], None] | None = None,
+    ) -> IngestReport:
+        """Ingest files and folders; see :func:`drivelake.ingest.ingest_paths`."""
+        from drivelake.ingest import ingest_paths
+
+        return ingest_paths(
+            self,
+            paths,
+            vehicle_id=vehicle_id,
+            format=format,
+            jobs=jobs,
+            engine=engine,
+            max_gap_s=max_gap_s,
+            column_map=column_map or {},
+            units=units or {},
+            on_result=on_result,
+            on_discovered=on_discovered,
+        )
+
+    def sweep_orphans(self) -> int:
+        """Delete sample rows of ingests that never committed and whose writer is gone."""
+        committed = set(self.drives(columns=["ingest_id"]).column("ingest_id").to_pylist())
+        swept = 0
+        for name in _INGEST_SCOPED:
+            ds = self.dataset(name)
+            if ds is None:
+                continue
+            ids = set(
+                ds.to_table(columns=["ingest_id"]).column("ingest_id").unique().to_pylist()
+            )
+            dead = [i for i in ids - committed if not _writer_alive(i)]
+            if dead:
+                listed = ", ".join(f"'{i}'" for i in dead)
+                ds.delete(f"ingest_id IN ({listed})")
+                swept += len(dead)
+        return swept
+
+    def index_signals(self) -> None:
+        """Keep the drive_id index of ``signals`` current (whole-drive loads use it)."""
+        ds = self.dataset("signals")
+        if ds is None:
+            return
+        try:
+            if any(i["name"] == "drive_id_idx" for i in ds.list_indices()):
+                ds.optimize.optimize_indices()
+            else:
+                ds.create_scalar_index("drive_id", "BTREE", name="drive_id_idx")
+        except Exception:  # an index is an optimisation; a concurrent writer may win the race
+            pass
+
+
+def _quote(value: str) -> str:
+    return value.replace("'", "''")
+
+
+def _writer_alive(ingest_id: str, max_age_s: float = 6 * 3600) -> bool:
+    """Whether the process that wrote ``ingest_id`` may still be running."""
+    try:
+        host, pid, started_ns, _ = ingest_id.split(":")
+    except ValueError:
+        return False
+    if host != socket.gethostname():
+        return time.time() - int(started_ns) / 1e9 < max_age_s
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return int(pid) != os.getpid()
