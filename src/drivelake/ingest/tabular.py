@@ -192,7 +192,7 @@ def _times_ns(table: pa.Table, plan: ColumnPlan, path: Path) -> tuple[np.ndarray
         peak = np.nanmax(np.abs(raw)) if len(raw) else 0
         unit = "ns" if peak > 1e17 else "us" if peak > 1e14 else "ms" if peak > 1e11 else "s"
     # float seconds since the epoch carry ~0.2 µs of precision: round to whole microseconds
-    step = max(TIME_UNITS[unit], 1e3) if unit != "ns" else 1.0
+    step = min(TIME_UNITS[unit], 1e3)
     t = (np.round(raw * TIME_UNITS[unit] / step) * step).astype(np.int64)
     absolute = unit != "ns" and bool(len(raw)) and 9.0e8 < raw[0] * TIME_UNITS[unit] / 1e9 < 4.1e9
     return t, absolute
