@@ -193,7 +193,7 @@ def _times_ns(table: pa.Table, plan: ColumnPlan, path: Path) -> tuple[np.ndarray
         unit = "ns" if peak > 1e17 else "us" if peak > 1e14 else "ms" if peak > 1e11 else "s"
     # float seconds since the epoch carry ~0.2 µs of precision: round to whole microseconds
     step = min(TIME_UNITS[unit], 1e3)
-    t = (np.round(raw * TIME_UNITS[unit] / step) * step).astype(np.int64)
+    t = np.round(raw * (TIME_UNITS[unit] / step)).astype(np.int64) * int(step)
     absolute = unit != "ns" and bool(len(raw)) and 9.0e8 < raw[0] * TIME_UNITS[unit] / 1e9 < 4.1e9
     return t, absolute
 
