@@ -1,9 +1,9 @@
 """drivelake: an open-source data engine for fleet driving data.
 
-    import drivelake
-    lake = drivelake.open("./lake")
-    lake.ingest(["~/fleet/"], vehicle_id="van-17")
-    lake.sql("SELECT vehicle_id, sum(distance_m) FROM drives GROUP BY 1")
+import drivelake
+lake = drivelake.open("./lake")
+lake.ingest(["~/fleet/"], vehicle_id="van-17")
+lake.sql("SELECT vehicle_id, sum(distance_m) FROM drives GROUP BY 1")
 """
 
 from drivelake.errors import DrivelakeError

@@ -17,7 +17,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +41,7 @@ os.environ.setdefault("LANCE_LOG", "error")
 _INGEST_SCOPED = ("signals",)
 
 
-def open(uri: str | os.PathLike[str] | None = None, *, create: bool = True) -> Lake:  # noqa: A001
+def open(uri: str | os.PathLike[str] | None = None, *, create: bool = True) -> Lake:
     """Open the lake at ``uri`` (a folder or an object-store URI), creating it if needed.
 
     Without ``uri``, ``$DRIVELAKE_LAKE`` or ``./drivelake-lake`` is used.
@@ -131,10 +131,7 @@ class Lake:
             ds = self.dataset(name)
         data = data.select(schema.TABLES[name].names).cast(schema.TABLES[name])
         result = (
-            ds.merge_insert(key)
-            .when_not_matched_insert_all()
-            .conflict_retries(50)
-            .execute(data)
+            ds.merge_insert(key).when_not_matched_insert_all().conflict_retries(50).execute(data)
         )
         return int(result.get("num_inserted_rows", 0))
 
@@ -305,7 +302,7 @@ class Lake:
             "text": text,
             "t_s": t_s,
             "author": author or os.environ.get("USER"),
-            "created_at": datetime.now(timezone.utc),
+            "created_at": datetime.now(UTC),
         }
         self.append("tags", pa.Table.from_pylist([row], schema=schema.TAGS), message=f"{kind}")
         return tag_id
@@ -324,7 +321,7 @@ class Lake:
         paths: Sequence[str | os.PathLike[str]],
         *,
         vehicle_id: str | None = None,
-        format: str | None = None,  # noqa: A002
+        format: str | None = None,
         jobs: int = 1,
         engine: str = "local",
         max_gap_s: float = 300.0,
@@ -358,9 +355,7 @@ class Lake:
             ds = self.dataset(name)
             if ds is None:
                 continue
-            ids = set(
-                ds.to_table(columns=["ingest_id"]).column("ingest_id").unique().to_pylist()
-            )
+            ids = set(ds.to_table(columns=["ingest_id"]).column("ingest_id").unique().to_pylist())
             dead = [i for i in ids - committed if not _writer_alive(i)]
             if dead:
                 listed = ", ".join(f"'{i}'" for i in dead)

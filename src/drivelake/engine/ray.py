@@ -20,9 +20,7 @@ class RayEngine:
         try:
             import ray
         except ImportError as exc:
-            raise EngineError(
-                "the Ray engine needs Ray: pip install 'drivelake[ray]'"
-            ) from exc
+            raise EngineError("the Ray engine needs Ray: pip install 'drivelake[ray]'") from exc
         self._ray = ray
         if not ray.is_initialized():
             ray.init(address=address, ignore_reinit_error=True, **init_options)

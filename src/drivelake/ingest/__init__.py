@@ -12,7 +12,7 @@ import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -95,7 +95,7 @@ def ingest_paths(
     paths: Sequence[str | os.PathLike[str]],
     *,
     vehicle_id: str | None = None,
-    format: str | None = None,  # noqa: A002
+    format: str | None = None,
     jobs: int = 1,
     engine: str = "local",
     max_gap_s: float = 300.0,
@@ -225,7 +225,7 @@ def catalogue_row(rec: Recording, drive_id: str, ingest_id: str) -> pa.Table:
     def utc(t: int) -> datetime | None:
         if offset is None:
             return None
-        return datetime.fromtimestamp((t + offset) / 1e9, tz=timezone.utc)
+        return datetime.fromtimestamp((t + offset) / 1e9, tz=UTC)
 
     row = {
         "drive_id": drive_id,
@@ -251,7 +251,7 @@ def catalogue_row(rec: Recording, drive_id: str, ingest_id: str) -> pa.Table:
         "synthetic": rec.synthetic,
         "metadata_json": json.dumps(rec.metadata, sort_keys=True),
         "ingest_id": ingest_id,
-        "ingested_at": datetime.now(timezone.utc),
+        "ingested_at": datetime.now(UTC),
     }
     return pa.Table.from_pylist([row], schema=schema.DRIVES)
 

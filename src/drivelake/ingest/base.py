@@ -146,9 +146,7 @@ def clean_stream(stream: Stream, path: str) -> tuple[Stream, list[str]]:
     if dup.any():
         s = s.take(~dup)
         repairs.append(f"{s.name}: {int(dup.sum())} duplicate timestamps dropped")
-    meaningful = [c for c in STREAM_CHANNELS.get(s.name, ()) if c in s.channels] or list(
-        s.channels
-    )
+    meaningful = [c for c in STREAM_CHANNELS.get(s.name, ()) if c in s.channels] or list(s.channels)
     nonfinite = np.zeros(len(s), dtype=bool)
     for c in meaningful:
         nonfinite |= ~np.isfinite(np.asarray(s.channels[c], dtype=np.float64))

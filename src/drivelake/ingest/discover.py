@@ -35,7 +35,7 @@ class _Found:
     problems: list[Problem] = field(default_factory=list)
 
 
-def discover(paths: list[Path], format: str | None = None) -> tuple[list[Source], list[Problem]]:  # noqa: A002
+def discover(paths: list[Path], format: str | None = None) -> tuple[list[Source], list[Problem]]:
     """Sources under ``paths`` (files and folders, recursively), videos attached to them.
 
     A video belongs to the telemetry source with the same base name, or to the only telemetry

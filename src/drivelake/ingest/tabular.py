@@ -27,21 +27,63 @@ G = 9.80665
 #: Role -> names it is recognised by (normalised: lower case, non-alphanumerics as "_").
 ROLE_NAMES: dict[str, tuple[str, ...]] = {
     "time": (
-        "timestamp", "time", "t", "ts", "datetime", "date_time", "utc", "time_utc", "gps_time",
-        "unix_time", "epoch", "time_s", "time_sec", "seconds", "timestamp_s", "time_ms",
-        "timestamp_ms", "time_us", "timestamp_us", "time_ns", "timestamp_ns", "t_ns",
-        "uptimenanos", "uptime_nanos",
+        "timestamp",
+        "time",
+        "t",
+        "ts",
+        "datetime",
+        "date_time",
+        "utc",
+        "time_utc",
+        "gps_time",
+        "unix_time",
+        "epoch",
+        "time_s",
+        "time_sec",
+        "seconds",
+        "timestamp_s",
+        "time_ms",
+        "timestamp_ms",
+        "time_us",
+        "timestamp_us",
+        "time_ns",
+        "timestamp_ns",
+        "t_ns",
+        "uptimenanos",
+        "uptime_nanos",
     ),
     "lat": ("lat", "latitude", "gps_lat", "lat_deg", "latitude_deg", "gps_latitude"),
     "lon": (
-        "lon", "lng", "long", "longitude", "gps_lon", "gps_lng", "lon_deg", "longitude_deg",
+        "lon",
+        "lng",
+        "long",
+        "longitude",
+        "gps_lon",
+        "gps_lng",
+        "lon_deg",
+        "longitude_deg",
         "gps_longitude",
     ),
     "alt": ("alt", "altitude", "elevation", "ele", "alt_m", "altitude_m", "height", "gps_alt"),
     "speed": (
-        "speed", "speed_mps", "speed_m_s", "speed_ms", "gps_speed", "velocity", "speed_kmh",
-        "speed_km_h", "speed_kph", "kmh", "kph", "speed_mph", "mph", "vehicle_speed",
-        "vehicle_speed_kmh", "obd_speed", "obd_speed_kmh", "wheel_speed",
+        "speed",
+        "speed_mps",
+        "speed_m_s",
+        "speed_ms",
+        "gps_speed",
+        "velocity",
+        "speed_kmh",
+        "speed_km_h",
+        "speed_kph",
+        "kmh",
+        "kph",
+        "speed_mph",
+        "mph",
+        "vehicle_speed",
+        "vehicle_speed_kmh",
+        "obd_speed",
+        "obd_speed_kmh",
+        "wheel_speed",
     ),
     "course": ("course", "heading", "bearing", "course_deg", "heading_deg", "bearing_deg", "cog"),
     "hdop": ("hdop",),
@@ -52,16 +94,38 @@ for _axis in "xyz":
     ROLE_NAMES[f"a{_axis}"] = tuple(
         n.format(_axis)
         for n in (
-            "a{}", "acc_{}", "accel_{}", "acc{}", "accel{}", "acceleration_{}", "accelerometer_{}",
-            "{}_acc", "acc_{}_g", "accel_{}_g", "a{}_g", "g_{}", "acc_{}_mps2", "a{}_mps2",
+            "a{}",
+            "acc_{}",
+            "accel_{}",
+            "acc{}",
+            "accel{}",
+            "acceleration_{}",
+            "accelerometer_{}",
+            "{}_acc",
+            "acc_{}_g",
+            "accel_{}_g",
+            "a{}_g",
+            "g_{}",
+            "acc_{}_mps2",
+            "a{}_mps2",
         )
     )
     ROLE_NAMES[f"g{_axis}"] = tuple(
         n.format(_axis)
         for n in (
-            "g{}", "gyro_{}", "gyr_{}", "gyro{}", "rot_{}", "rotation_rate_{}",
-            "angular_velocity_{}", "gyroscope_{}", "gyro_{}_dps", "gyro_{}_deg_s", "g{}_dps",
-            "gyro_{}_rads", "gyro_{}_rad_s",
+            "g{}",
+            "gyro_{}",
+            "gyr_{}",
+            "gyro{}",
+            "rot_{}",
+            "rotation_rate_{}",
+            "angular_velocity_{}",
+            "gyroscope_{}",
+            "gyro_{}_dps",
+            "gyro_{}_deg_s",
+            "g{}_dps",
+            "gyro_{}_rads",
+            "gyro_{}_rad_s",
         )
     )
     ROLE_NAMES[f"m{_axis}"] = tuple(
@@ -75,8 +139,14 @@ GYRO_UNITS = {"rad/s": 1.0, "deg/s": np.pi / 180}
 TIME_UNITS = {"s": 1e9, "ms": 1e6, "us": 1e3, "ns": 1.0, "iso": 0.0}
 
 _CHANNEL_OF = {
-    "lat": "lat", "lon": "lon", "alt": "alt_m", "speed": "speed_mps", "course": "course_deg",
-    "hdop": "hdop", "sats": "sats", "steering": "steering_deg",
+    "lat": "lat",
+    "lon": "lon",
+    "alt": "alt_m",
+    "speed": "speed_mps",
+    "course": "course_deg",
+    "hdop": "hdop",
+    "sats": "sats",
+    "steering": "steering_deg",
     **{f"{k}{a}": f"{k}{a}" for k in "agm" for a in "xyz"},
 }
 
@@ -114,7 +184,9 @@ def plan_columns(names: list[str], options: ReadOptions, path: Path) -> ColumnPl
                 taken.add(by_norm[cand])
                 break
     if "time" not in columns:
-        raise InputError(path, f"no time column found among {names[:12]}; map one with --column time=NAME")
+        raise InputError(
+            path, f"no time column found among {names[:12]}; map one with --column time=NAME"
+        )
     units = {role: _unit_from_name(role, normalise(col)) for role, col in columns.items()}
     for role, unit in options.units.items():
         units[role] = unit
@@ -202,8 +274,10 @@ def _parse_iso(col: pa.ChunkedArray, path: Path, column: str) -> np.ndarray:
     text = pc.utf8_trim_whitespace(col)
     for fmt in ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S%z"):
         try:
-            return pc.strptime(text, format=fmt, unit="ns").cast(pa.int64()).to_numpy(
-                zero_copy_only=False
+            return (
+                pc.strptime(text, format=fmt, unit="ns")
+                .cast(pa.int64())
+                .to_numpy(zero_copy_only=False)
             )
         except pa.ArrowInvalid:
             continue
@@ -230,8 +304,13 @@ def _parse_iso(col: pa.ChunkedArray, path: Path, column: str) -> np.ndarray:
 def _scaled(values: np.ndarray, role: str, unit: str | None, path: Path) -> tuple[np.ndarray, str]:
     """Convert to SI; returns the values and a repair note ("" if none)."""
     table = (
-        SPEED_UNITS if role == "speed" else ACCEL_UNITS if role[0] == "a" and len(role) == 2
-        else GYRO_UNITS if role[0] == "g" and len(role) == 2 else None
+        SPEED_UNITS
+        if role == "speed"
+        else ACCEL_UNITS
+        if role[0] == "a" and len(role) == 2
+        else GYRO_UNITS
+        if role[0] == "g" and len(role) == 2
+        else None
     )
     if table is None or unit is None:
         return values, ""
@@ -276,10 +355,16 @@ def table_to_recording(
     )
 
 
-def _check_units(values: dict[str, np.ndarray], plan: ColumnPlan, path: Path, repairs: list[str]) -> None:
+def _check_units(
+    values: dict[str, np.ndarray], plan: ColumnPlan, path: Path, repairs: list[str]
+) -> None:
     """Catch wrong units early: km/h read as m/s, accelerations in g read as m/s²."""
     speed = values.get("speed")
-    if speed is not None and "speed" not in plan.units and np.nanmax(np.abs(speed), initial=0) > 100:
+    if (
+        speed is not None
+        and "speed" not in plan.units
+        and np.nanmax(np.abs(speed), initial=0) > 100
+    ):
         raise InputError(
             path,
             f"speed column {plan.columns['speed']!r} reaches {np.nanmax(speed):.0f}, implausible "
@@ -389,9 +474,7 @@ def _read_csv(path: Path, options: ReadOptions) -> Recording:
         raise InputError(path, f"unreadable CSV: {str(exc).splitlines()[0]}") from exc
     rec = table_to_recording(table, path, options, "csv")
     if bad_rows:
-        rec.repairs.insert(
-            0, f"{len(bad_rows)} malformed rows skipped (first: {bad_rows[0]})"
-        )
+        rec.repairs.insert(0, f"{len(bad_rows)} malformed rows skipped (first: {bad_rows[0]})")
     return rec
 
 
