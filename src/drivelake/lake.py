@@ -11,6 +11,7 @@ the same drive both write samples, but only one catalogue row wins (merge-insert
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -124,10 +125,8 @@ class Lake:
         """
         ds = self.dataset(name)
         if ds is None:
-            try:
+            with contextlib.suppress(StoreError):
                 self.append(name, data.slice(0, 0), message=f"create {name}")
-            except StoreError:
-                pass
             ds = self.dataset(name)
         data = data.select(schema.TABLES[name].names).cast(schema.TABLES[name])
         result = (

@@ -1,4 +1,4 @@
-"""The Ray engine: the same stage functions as Ray tasks on a cluster (``pip install drivelake[ray]``).
+"""The Ray engine: the same stage functions as Ray tasks (``pip install drivelake[ray]``).
 
 Workers read and write the same Lance tables, so the lake root must be on storage every node
 sees (an object-store URI or a shared file system).

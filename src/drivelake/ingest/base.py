@@ -9,6 +9,7 @@ drives at gaps (:func:`split_at_gaps`) and writes each drive atomically.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -190,7 +191,7 @@ def split_at_gaps(rec: Recording, max_gap_s: float) -> list[Recording]:
         return [rec]
     bounds = [times[0], *[times[i + 1] for i in cut_at], times[-1] + 1]
     parts = []
-    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+    for lo, hi in itertools.pairwise(bounds):
         streams = []
         for s in rec.streams:
             a, b = np.searchsorted(s.t_ns, [lo, hi])
