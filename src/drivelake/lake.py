@@ -11,13 +11,13 @@ the same drive both write samples, but only one catalogue row wins (merge-insert
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -121,18 +121,46 @@ class Lake:
     def insert_new(self, name: str, data: pa.Table, key: str, *, message: str = "") -> int:
         """Insert rows whose ``key`` is not in the table yet; return how many were inserted.
 
-        The check and the insert are one commit, so concurrent writers never duplicate a key.
+        The check and the insert happen under the lake's commit lock (a file lock for local
+        lakes), so concurrent writers never duplicate a key. Object stores have no file locks:
+        there Lance's merge-insert does the check, which is safe for one writer per key.
         """
-        ds = self.dataset(name)
-        if ds is None:
-            with contextlib.suppress(StoreError):
-                self.append(name, data.slice(0, 0), message=f"create {name}")
-            ds = self.dataset(name)
         data = data.select(schema.TABLES[name].names).cast(schema.TABLES[name])
-        result = (
-            ds.merge_insert(key).when_not_matched_insert_all().conflict_retries(50).execute(data)
-        )
-        return int(result.get("num_inserted_rows", 0))
+        with self._commit_lock(name):
+            ds = self.dataset(name)
+            if ds is None:
+                self.append(name, data, message=message)
+                return data.num_rows
+            if "://" not in self.uri:
+                keys = data.column(key).to_pylist()
+                listed = ", ".join(f"'{_quote(k)}'" for k in keys)
+                present = set(
+                    ds.to_table(columns=[key], filter=f"{key} IN ({listed})")
+                    .column(key)
+                    .to_pylist()
+                )
+                fresh = data.filter(pa.array([k not in present for k in keys]))
+                if fresh.num_rows:
+                    self.append(name, fresh, message=message)
+                return fresh.num_rows
+            result = ds.merge_insert(key).when_not_matched_insert_all().execute(data)
+            return int(result.get("num_inserted_rows", 0))
+
+    @contextmanager
+    def _commit_lock(self, name: str) -> Iterator[None]:
+        if "://" in self.uri:
+            yield
+            return
+        import fcntl
+
+        lock_dir = Path(self.uri) / "_locks"
+        lock_dir.mkdir(exist_ok=True)
+        with (lock_dir / f"{name}.lock").open("a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
 
     def delete(self, name: str, predicate: str) -> None:
         ds = self.dataset(name)
@@ -368,7 +396,7 @@ class Lake:
         if ds is None:
             return
         try:
-            if any(i["name"] == "drive_id_idx" for i in ds.list_indices()):
+            if any(i.name == "drive_id_idx" for i in ds.describe_indices()):
                 ds.optimize.optimize_indices()
             else:
                 ds.create_scalar_index("drive_id", "BTREE", name="drive_id_idx")

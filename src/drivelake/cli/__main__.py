@@ -1,0 +1,3 @@
+from drivelake.cli import main
+
+main()
