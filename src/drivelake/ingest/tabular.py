@@ -301,8 +301,8 @@ def _parse_iso(col: pa.ChunkedArray, path: Path, column: str) -> np.ndarray:
     return ts.cast(pa.int64()).to_numpy(zero_copy_only=False)
 
 
-def _scaled(values: np.ndarray, role: str, unit: str | None, path: Path) -> tuple[np.ndarray, str]:
-    """Convert to SI; returns the values and a repair note ("" if none)."""
+def _scaled(values: np.ndarray, role: str, unit: str | None, path: Path) -> np.ndarray:
+    """Convert a column in ``unit`` to SI (unknown units are an error)."""
     table = (
         SPEED_UNITS
         if role == "speed"
@@ -313,10 +313,10 @@ def _scaled(values: np.ndarray, role: str, unit: str | None, path: Path) -> tupl
         else None
     )
     if table is None or unit is None:
-        return values, ""
+        return values
     if unit not in table:
         raise InputError(path, f"unknown unit {unit!r} for {role}; use one of {sorted(table)}")
-    return values * table[unit], ""
+    return values * table[unit]
 
 
 def table_to_recording(
@@ -332,11 +332,7 @@ def table_to_recording(
     for role, column in plan.columns.items():
         if role == "time":
             continue
-        v = _numeric(table, column, path)
-        v, note = _scaled(v, role, plan.units.get(role), path)
-        if note:
-            repairs.append(note)
-        values[role] = v
+        values[role] = _scaled(_numeric(table, column, path), role, plan.units.get(role), path)
     _check_units(values, plan, path, repairs)
     streams = _streams(t_ns, values)
     if not streams:
@@ -372,7 +368,7 @@ def _check_units(
         )
     axes = [values[a] for a in ("ax", "ay", "az") if a in values]
     if len(axes) == 3 and not any(plan.units.get(a) for a in ("ax", "ay", "az")):
-        norm = np.sqrt(sum(np.nan_to_num(a) ** 2 for a in axes))
+        norm = np.sqrt(sum(np.nan_to_num(a, posinf=0.0, neginf=0.0) ** 2 for a in axes))
         median = float(np.median(norm)) if len(norm) else 0.0
         if 0.7 < median < 1.3:
             for a in ("ax", "ay", "az"):
@@ -431,13 +427,17 @@ def _rows_with(
 
 
 def _sniff_csv(path: Path) -> float:
-    if path.suffix.lower() not in (".csv", ".tsv", ".txt"):
+    """Sure for a table with a known time column; likely for any .csv (errors then say why)."""
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".tsv", ".txt"):
         return 0.0
     with path.open("rb") as fh:
         head = fh.read(4096).decode("utf-8", errors="replace")
     first = head.splitlines()[0] if head else ""
-    names = [normalise(n) for n in re.split(r"[,;\t]", first)]
-    return 0.9 if any(n in ROLE_NAMES["time"] for n in names) else 0.3
+    names = [normalise(n) for n in re.split(r"[,;\t|]", first)]
+    if any(n in ROLE_NAMES["time"] for n in names):
+        return 0.9
+    return 0.6 if suffix in (".csv", ".tsv") else 0.0
 
 
 def _read_csv(path: Path, options: ReadOptions) -> Recording:
