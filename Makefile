@@ -1,22 +1,20 @@
-# The two commands of the README: `make demo` and `make test`. Each sets up .venv first.
+# The two commands of the README: `make demo` and `make test`. Each sets up .venv first
+# with the extras it needs (the test extra pulls in every optional backend the tests exercise).
 VENV ?= .venv
-EXTRAS ?= test
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint
+.PHONY: demo test lint
 
-setup: $(VENV)/.installed
-
-$(VENV)/.installed: pyproject.toml
-	python3 -m venv $(VENV)
+$(VENV)/.installed-%: pyproject.toml
+	test -x $(BIN)/python || python3 -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[$(EXTRAS)]'
+	$(BIN)/pip install -q -e '.[$*]'
 	touch $@
 
-demo: setup
+demo: $(VENV)/.installed-demo
 	$(BIN)/drivelake demo
 
-lint: setup
+lint: $(VENV)/.installed-test
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 
