@@ -143,7 +143,12 @@ def clean_stream(stream: Stream, path: str) -> tuple[Stream, list[str]]:
         back = int(np.sum(np.diff(s.t_ns) < 0))
         s = s.take(order)
         repairs.append(f"{s.name}: {back} timestamps went backwards; samples sorted by time")
+    if "track_id" in s.channels:  # radar: several tracks at one instant are distinct samples
+        s = s.take(np.lexsort((s.channels["track_id"], s.t_ns)))
     dup = np.concatenate([[False], np.diff(s.t_ns) == 0])
+    if "track_id" in s.channels:
+        track = np.asarray(s.channels["track_id"])
+        dup[1:] &= track[1:] == track[:-1]
     if dup.any():
         s = s.take(~dup)
         repairs.append(f"{s.name}: {int(dup.sum())} duplicate timestamps dropped")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from drivelake.errors import UnknownFormatError
 from drivelake.ingest.base import Reader
+from drivelake.ingest.comma import COMMA_READER
+from drivelake.ingest.phone import PHONE_READER
 from drivelake.ingest.tabular import CSV_READER, PARQUET_READER
 
-READERS: list[Reader] = [CSV_READER, PARQUET_READER]
+READERS: list[Reader] = [CSV_READER, PARQUET_READER, COMMA_READER, PHONE_READER]
 
 #: File extensions of video that is attached to drives rather than read as telemetry.
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".avi", ".hevc", ".h265", ".h264", ".264"})
