@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 from drivelake.errors import InputError
 from drivelake.ingest.base import Reader, ReadOptions, Recording, SourceFile, Stream
 from drivelake.schema import FRAME_DEVICE, FRAME_NONE
+from drivelake.synth import fleet_entry
 
 G = 9.80665
 
@@ -473,6 +474,10 @@ def _read_csv(path: Path, options: ReadOptions) -> Recording:
     except pa.ArrowInvalid as exc:
         raise InputError(path, f"unreadable CSV: {str(exc).splitlines()[0]}") from exc
     rec = table_to_recording(table, path, options, "csv")
+    fleet = fleet_entry(path)  # a drive of a drivelake.synth fleet: say it is synthetic
+    if fleet is not None:
+        rec.synthetic = True
+        rec.vehicle_id = rec.vehicle_id or fleet["vehicle_id"]
     if bad_rows:
         rec.repairs.insert(0, f"{len(bad_rows)} malformed rows skipped (first: {bad_rows[0]})")
     return rec
