@@ -225,6 +225,7 @@ def haversine_m(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
 
 def stream_rate_hz(t_ns: np.ndarray) -> float:
     """Median sampling rate of a stream (robust to gaps)."""
+    t_ns = np.unique(t_ns)  # streams of several tracks (radar) share sample times
     if len(t_ns) < 2:
         return math.nan
     dt = np.median(np.diff(t_ns))
