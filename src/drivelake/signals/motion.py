@@ -27,8 +27,8 @@ class Motion:
     accel: np.ndarray  # (n, 3) linear acceleration, forward/left/up, m/s², smoothed
     yaw_rate: np.ndarray  # (n,) rad/s, positive = turning left
     excess: np.ndarray  # (n,) specific-force norm minus gravity: frame-invariant, m/s²
-    vertical_peak: np.ndarray  # (n,) largest |vertical deviation| within each block, m/s²
-    shock_peak: np.ndarray  # (n,) largest |deviation| of the force vector within each block
+    vertical_peak: np.ndarray  # (n,) largest |vertical linear acceleration| in each block, m/s²
+    shock_peak: np.ndarray  # (n,) largest |linear acceleration vector| in each block, m/s²
     speed: np.ndarray | None  # (n,) m/s, or None without a speed source
     calibration: Calibration
 
@@ -56,18 +56,25 @@ def vehicle_motion(
     blocks = accel[: nb * factor].reshape(nb, factor, 3)
     a = blocks.mean(axis=1)
     g = block_mean(gyro, factor)
-    dev = blocks - a[:, None, :]
+    valid = np.isfinite(a).all(axis=1) & np.isfinite(g).all(axis=1)
+    a[~valid] = np.nanmean(a[valid], axis=0) if valid.any() else 0.0
+    g[~valid] = 0.0
+    cal = calibrate(a, g, fs, heading_tracked=heading_tracked)
+    gravity = a - separate_gravity(a, fs)
+    dev = blocks - gravity[:, None, :]
     shock = np.sqrt(np.einsum("bkj,bkj->bk", dev, dev).max(axis=1))
-    cal = calibrate(np.nan_to_num(a), np.nan_to_num(g), fs, heading_tracked=heading_tracked)
     vertical = np.abs(np.einsum("bkj,bj->bk", dev, cal.up)).max(axis=1)
     smooth = max(int(smooth_s * fs), 1)
-    lin = cal.to_vehicle(separate_gravity(a, fs))
+    lin = cal.to_vehicle(a - gravity)
     norm = np.linalg.norm(moving_average(a, smooth), axis=1)
+    lin = moving_average(lin, smooth)
+    yaw = moving_average(np.einsum("ij,ij->i", g, cal.up), smooth)
+    lin[~valid], yaw[~valid] = np.nan, np.nan
     return Motion(
         rate_hz=fs,
-        accel=moving_average(lin, smooth),
-        yaw_rate=moving_average(np.einsum("ij,ij->i", g, cal.up), smooth),
-        excess=norm - np.nanmedian(norm),
+        accel=lin,
+        yaw_rate=yaw,
+        excess=np.where(valid, norm - np.median(norm[valid]) if valid.any() else 0.0, np.nan),
         vertical_peak=vertical,
         shock_peak=shock,
         speed=None if speed is None else speed[: len(a)],

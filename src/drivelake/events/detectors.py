@@ -1,0 +1,205 @@
+"""Detectors: vehicle-frame motion in, candidate events out (times as analysis-grid indices).
+
+Every detector is a threshold on a physical quantity with hysteresis (an event spans where the
+signal exceeds half its threshold, around a core above the threshold), so thresholds mean what
+fleet operators' thresholds mean: g of longitudinal or lateral acceleration.
+
+One check is frame-invariant and guards against a frame that is itself estimated: the norm of the
+specific force does not depend on orientation, and a real horizontal acceleration ``h`` raises it
+to ``sqrt(g² + h²)``. A phone whose own orientation filter mistakes sustained braking for tilt
+shows, once the brake ends, a decaying "acceleration" of the opposite sign with no such rise: it
+is rejected, because the vehicle did not actually accelerate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from drivelake.signals.gravity import STANDARD_GRAVITY as G
+from drivelake.signals.motion import Motion
+
+TYPES = (
+    "harsh_brake",
+    "harsh_acceleration",
+    "harsh_turn",
+    "harsh_lane_change",
+    "impact",
+    "pothole",
+    "speeding",
+)
+
+
+@dataclass
+class Candidate:
+    type: str
+    i0: int
+    i1: int  # exclusive
+    peak: float
+    unit: str
+    threshold: float
+    direction: str | None = None
+    confidence: float = 1.0
+
+    @property
+    def severity(self) -> str:
+        ratio = self.peak / self.threshold if self.threshold else 1.0
+        return "high" if ratio >= 1.6 else "medium" if ratio >= 1.25 else "low"
+
+
+def lobes(x: np.ndarray, high: float, low: float, min_len: int) -> list[tuple[int, int]]:
+    """Index spans where ``x > low`` that reach ``high`` for at least ``min_len`` samples."""
+    above = np.concatenate([[False], np.nan_to_num(x, nan=-np.inf) > low, [False]])
+    edges = np.flatnonzero(np.diff(above.astype(np.int8)))
+    spans = []
+    for s, e in zip(edges[::2], edges[1::2], strict=True):
+        if np.count_nonzero(x[s:e] >= high) >= min_len:
+            spans.append((int(s), int(e)))
+    return spans
+
+
+def _real(m: Motion, s: int, e: int, core: np.ndarray | None = None) -> bool:
+    """Frame-invariant check: the specific-force norm rose as a real acceleration demands.
+
+    ``core`` (a mask over ``s:e``) limits the check to where the signal is above threshold, so
+    the tail of a real event does not vouch for an artefact that follows it.
+    """
+    h2 = m.accel[s:e, 0] ** 2 + m.accel[s:e, 1] ** 2
+    excess = m.excess[s:e]
+    if core is not None:
+        h2, excess = h2[core], excess[core]
+    return bool(np.nansum(excess) >= 0.5 * np.nansum(h2) / (2 * G))
+
+
+def longitudinal(m: Motion, cfg: dict) -> list[Candidate]:
+    """harsh_brake and harsh_acceleration: forward acceleration beyond the class threshold."""
+    out = []
+    min_len = max(int(cfg["min_duration_s"] * m.rate_hz), 1)
+    for kind, sign, thr in (
+        ("harsh_brake", -1, cfg["brake_g"]),
+        ("harsh_acceleration", 1, cfg["accel_g"]),
+    ):
+        x = sign * m.accel[:, 0]
+        for s, e in lobes(x, thr * G, thr * G / 2, min_len):
+            if _real(m, s, e, x[s:e] >= thr * G):
+                out.append(Candidate(kind, s, e, float(np.nanmax(x[s:e])), "m/s^2", thr * G))
+    return out
+
+
+def lateral(m: Motion, cfg: dict) -> list[Candidate]:
+    """harsh_turn and harsh_lane_change, told apart by the heading change the gyro integrates.
+
+    A turn is one lateral lobe that changes heading; a lane change is two opposite lobes in quick
+    succession whose heading change cancels. Direction: the side the vehicle moves to first
+    (left = positive lateral acceleration and yaw rate in ISO 8855).
+    """
+    out = []
+    y = m.accel[:, 1]
+    min_len = max(int(cfg["min_duration_s"] * m.rate_hz), 1)
+    gap = int(cfg["merge_gap_s"] * m.rate_hz)
+    lc, turn = cfg["lane_change_g"] * G, cfg["turn_g"] * G
+    low = min(lc, turn) / 2
+    spans = sorted(
+        [(s, e, 1) for s, e in lobes(y, low, low, 1)]
+        + [(s, e, -1) for s, e in lobes(-y, low, low, 1)]
+    )
+    heading = np.cumsum(np.nan_to_num(m.yaw_rate)) / m.rate_hz
+    used = set()
+    for k, (s, e, sign) in enumerate(spans):
+        if k in used:
+            continue
+        peak = float(np.nanmax(sign * y[s:e]))
+        nxt = spans[k + 1] if k + 1 < len(spans) else None
+        if nxt and nxt[2] == -sign and nxt[0] - e <= gap:
+            s2, e2 = s, nxt[1]
+            turned = np.degrees(abs(heading[e2 - 1] - heading[s2]))
+            peak2 = max(peak, float(np.nanmax(-sign * y[nxt[0] : nxt[1]])))
+            strong = np.count_nonzero(np.abs(y[s2:e2]) >= lc)
+            if (
+                turned <= cfg["lane_change_max_heading_deg"]
+                and strong >= min_len
+                and _real(m, s2, e2)
+            ):
+                out.append(Candidate("harsh_lane_change", s2, e2, peak2, "m/s^2", lc, _side(sign)))
+                used.add(k + 1)
+                continue
+        turned = np.degrees(heading[e - 1] - heading[s])
+        strong = np.count_nonzero(sign * y[s:e] >= turn)
+        if abs(turned) >= cfg["turn_min_heading_deg"] and strong >= min_len and _real(m, s, e):
+            out.append(Candidate("harsh_turn", s, e, peak, "m/s^2", turn, _side(np.sign(turned))))
+    return out
+
+
+def _side(sign: float) -> str:
+    return "left" if sign > 0 else "right"
+
+
+def shocks(m: Motion, cfg: dict) -> list[Candidate]:
+    """impact (a short high-g spike in the force vector) and pothole (a vertical jolt).
+
+    An impact's spike is mostly horizontal and far above road shocks; a jolt whose vertical part
+    dominates is the road. An impact followed by the vehicle stopping is the classic crash
+    signature and gets full confidence.
+    """
+    out = []
+    half = max(int(0.25 * m.rate_hz), 1)
+    impact_thr, pothole_thr = cfg["impact_g"] * G, cfg["pothole_g"] * G
+    for s, e in lobes(m.shock_peak, impact_thr, impact_thr, 1):
+        if np.nanmax(m.vertical_peak[s:e]) < 0.8 * np.nanmax(m.shock_peak[s:e]):
+            out.append(
+                Candidate(
+                    "impact",
+                    max(s - half, 0),
+                    e + half,
+                    float(np.nanmax(m.shock_peak[s:e])),
+                    "m/s^2",
+                    impact_thr,
+                    confidence=_stopped_after(m, e),
+                )
+            )
+    taken = np.zeros(len(m.shock_peak), bool)
+    for c in out:
+        taken[c.i0 : c.i1] = True
+    for s, e in lobes(m.vertical_peak, pothole_thr, pothole_thr, 1):
+        if not taken[s:e].any():
+            peak = float(np.nanmax(m.vertical_peak[s:e]))
+            out.append(Candidate("pothole", max(s - half, 0), e + half, peak, "m/s^2", pothole_thr))
+    return out
+
+
+def _stopped_after(m: Motion, i: int) -> float:
+    """1.0 if the vehicle comes to rest within 30 s after ``i``, 0.6 if unknown or it drove on."""
+    if m.speed is None:
+        return 0.6
+    after = m.speed[i : i + int(30 * m.rate_hz)]
+    return 1.0 if np.nanmin(after, initial=np.inf) < 1.0 else 0.6
+
+
+def speeding(m: Motion, cfg: dict) -> list[Candidate]:
+    """Speed above the configured limit plus tolerance for at least the minimum duration."""
+    if m.speed is None:
+        return []
+    limit = (cfg["speed_limit_kmh"] + cfg["speed_tolerance_kmh"]) / 3.6
+    min_len = int(cfg["speeding_min_duration_s"] * m.rate_hz)
+    return [
+        Candidate("speeding", s, e, float(np.nanmax(m.speed[s:e])), "m/s", limit)
+        for s, e in lobes(m.speed, limit, limit, min_len)
+    ]
+
+
+def suppress_overlaps(cands: list[Candidate]) -> list[Candidate]:
+    """An impact explains the braking around it: drop harsh_brake candidates overlapping one."""
+    impacts = [(c.i0, c.i1 + 1) for c in cands if c.type == "impact"]
+    return [
+        c
+        for c in cands
+        if c.type != "harsh_brake" or not any(c.i0 < e and s < c.i1 for s, e in impacts)
+    ]
+
+
+def detect_motion(m: Motion, cfg: dict, types: set[str] | None = None) -> list[Candidate]:
+    """Every detector over one drive's motion; ``types`` limits which event types are kept."""
+    cands = [*longitudinal(m, cfg), *lateral(m, cfg), *shocks(m, cfg), *speeding(m, cfg)]
+    cands = suppress_overlaps(cands)
+    return [c for c in cands if types is None or c.type in types]
