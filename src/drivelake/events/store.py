@@ -1,0 +1,280 @@
+"""Detection over the lake: incremental, idempotent runs whose results are lake tables.
+
+Tables (all carry ``run_id`` = detector version + config hash, so a run with another config is a
+separate run and never mixes with the old one):
+
+* ``events`` — one row per event;
+* ``event_coverage`` — per drive and type: analysable or not, with the reason;
+* ``calibrations`` — per drive: the sensor -> vehicle rotation per time span with its quality;
+* ``event_runs`` — one row per (run, drive), written *last*: a drive counts as done for a run
+  only when this row exists, so an interrupted run is finished by the next one, and a repeated
+  run writes nothing (no new table versions).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+
+from drivelake.events.config import DETECTOR_VERSION, EventConfig, load_config
+from drivelake.events.detectors import TYPES, detect_motion
+from drivelake.events.quality import coverage
+from drivelake.schema import FRAME_EARTH_ENU
+from drivelake.signals.motion import ANALYSIS_HZ, vehicle_motion
+from drivelake.signals.resample import median_rate_hz, resample, uniform_grid
+from drivelake.signals.speed import fuse_speed
+
+if TYPE_CHECKING:
+    from drivelake.lake import Lake
+
+UTC_NS = pa.timestamp("ns", tz="UTC")
+EVENTS = pa.schema(
+    [
+        ("event_id", pa.string()),
+        ("run_id", pa.string()),
+        ("drive_id", pa.string()),
+        ("type", pa.string()),
+        ("direction", pa.string()),
+        ("start_utc_ns", pa.int64()),
+        ("end_utc_ns", pa.int64()),
+        ("start_s", pa.float64()),
+        ("end_s", pa.float64()),
+        ("peak", pa.float64()),
+        ("unit", pa.string()),
+        ("severity", pa.string()),
+        ("confidence", pa.float64()),
+        ("lat", pa.float64()),
+        ("lon", pa.float64()),
+        ("detector_version", pa.string()),
+        ("config_hash", pa.string()),
+    ]
+)
+COVERAGE = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("drive_id", pa.string()),
+        ("type", pa.string()),
+        ("analysable", pa.bool_()),
+        ("reason", pa.string()),
+    ]
+)
+CALIBRATIONS = pa.schema(
+    [
+        ("drive_id", pa.string()),
+        ("span", pa.int32()),
+        ("start_s", pa.float64()),
+        ("end_s", pa.float64()),
+        ("rotation", pa.list_(pa.float64(), 9)),
+        ("yaw_offset_deg", pa.float64()),
+        ("quality", pa.float64()),
+        ("method", pa.string()),
+        ("source_frame", pa.string()),
+    ]
+)
+RUNS = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("drive_id", pa.string()),
+        ("config_hash", pa.string()),
+        ("detector_version", pa.string()),
+        ("config_json", pa.string()),
+        ("events", pa.int64()),
+        ("finished_at", UTC_NS),
+    ]
+)
+
+
+def run_id_of(config: EventConfig) -> str:
+    return f"v{DETECTOR_VERSION}-{config.hash}"
+
+
+def done_drives(lake: Lake, run_id: str) -> set[str]:
+    ds = lake.dataset("event_runs")
+    if ds is None:
+        return set()
+    table = ds.to_table(columns=["drive_id"], filter=f"run_id = '{run_id}'")
+    return set(table.column("drive_id").to_pylist())
+
+
+def detect(
+    lake: Lake,
+    drive_ids: list[str] | None = None,
+    *,
+    config: EventConfig | str | os.PathLike[str] | None = None,
+    jobs: int = 1,
+) -> dict[str, Any]:
+    """Detect events on the given drives (default: all) not yet done for this config's run.
+
+    Returns ``{"run_id", "processed", "skipped", "events"}``.
+    """
+    from drivelake.engine import get_engine
+
+    cfg = config if isinstance(config, EventConfig) else load_config(config)
+    run_id = run_id_of(cfg)
+    wanted = drive_ids or lake.drives(columns=["drive_id"]).column("drive_id").to_pylist()
+    wanted = [lake.resolve_drive_id(d) for d in wanted]
+    done = done_drives(lake, run_id)
+    todo = [d for d in wanted if d not in done]
+    total = 0
+    for _, n in get_engine("local", jobs).map(_detect_one, [(lake.uri, d, cfg) for d in todo]):
+        total += n
+    return {
+        "run_id": run_id,
+        "processed": len(todo),
+        "skipped": len(wanted) - len(todo),
+        "events": total,
+    }
+
+
+def _detect_one(item: tuple[str, str, EventConfig]) -> int:
+    """One drive, one run: calibrate, detect, write events + coverage, then the run row."""
+    import drivelake
+
+    uri, drive_id, cfg = item
+    lake = drivelake.open(uri, create=False)
+    drive = lake.drive(drive_id)
+    run_id = run_id_of(cfg)
+    thresholds = cfg.thresholds(drive["metadata"].get("vehicle_class"))
+    streams = {s: lake.stream(drive_id, s) for s in ("accel", "gyro", "gnss", "can")}
+    cover, motion, grid = analyse(drive, streams, thresholds)
+    rows: list[dict] = []
+    if motion is not None:
+        _store_calibration(lake, drive, motion)
+        ok_types = {t for t, (ok, _) in cover.items() if ok}
+        cands = detect_motion(motion, thresholds, ok_types)
+        rows = [_event_row(drive, run_id, cfg, c, grid, streams.get("gnss")) for c in cands]
+    if rows:
+        lake.append("events", pa.Table.from_pylist(rows, schema=EVENTS), message=f"events {run_id}")
+    cov = [
+        {"run_id": run_id, "drive_id": drive_id, "type": t, "analysable": ok, "reason": why}
+        for t, (ok, why) in cover.items()
+    ]
+    lake.append("event_coverage", pa.Table.from_pylist(cov, schema=COVERAGE), message=run_id)
+    run = {
+        "run_id": run_id,
+        "drive_id": drive_id,
+        "config_hash": cfg.hash,
+        "detector_version": DETECTOR_VERSION,
+        "config_json": json.dumps(thresholds, sort_keys=True),
+        "events": len(rows),
+        "finished_at": datetime.now(UTC),
+    }
+    lake.append("event_runs", pa.Table.from_pylist([run], schema=RUNS), message=f"run {run_id}")
+    return len(rows)
+
+
+def analyse(drive: dict, streams: dict[str, pa.Table | None], cfg: dict):
+    """Coverage per type, and the drive's Motion on the analysis grid (None if not analysable)."""
+    accel, gyro = streams.get("accel"), streams.get("gyro")
+    cover = coverage(accel, gyro, streams.get("gnss"), streams.get("can"), cfg)
+    if accel is None or gyro is None or not any(ok for ok, _ in cover.values()):
+        return cover, None, None
+    t_a, t_g = accel.column("t_ns").to_numpy(), gyro.column("t_ns").to_numpy()
+    rate = max(ANALYSIS_HZ, ANALYSIS_HZ * round(median_rate_hz(t_a) / ANALYSIS_HZ))
+    grid = uniform_grid(max(t_a[0], t_g[0]), min(t_a[-1], t_g[-1]), rate)
+    vec = lambda t, cols: np.stack([t.column(c).to_numpy(zero_copy_only=False) for c in cols], 1)  # noqa: E731
+    a = resample(t_a, vec(accel, ("ax", "ay", "az")), grid, max_gap_s=cfg.get("max_gap_s", 0.5))
+    g = resample(t_g, vec(gyro, ("gx", "gy", "gz")), grid, max_gap_s=cfg.get("max_gap_s", 0.5))
+    tracked = drive["source_frame"] == FRAME_EARTH_ENU
+    motion = vehicle_motion(a, g, rate, heading_tracked=tracked)
+    factor = round(rate / motion.rate_hz)
+    grid10 = grid[::factor][: len(motion.yaw_rate)]
+    speed_src = streams["can"] if streams.get("can") is not None else streams.get("gnss")
+    if speed_src is not None:
+        t_s = speed_src.column("t_ns").to_numpy()
+        v = speed_src.column("speed_mps").to_numpy(zero_copy_only=False).astype(float)
+        motion.speed = fuse_speed(t_s, v, grid10, motion.accel[:, 0])
+    return cover, motion, grid10
+
+
+def _event_row(drive, run_id, cfg, c, grid, gnss) -> dict:
+    t0, t1 = int(grid[c.i0]), int(grid[min(c.i1, len(grid)) - 1])
+    offset = drive.get("utc_offset_ns")
+    lat = lon = None
+    if gnss is not None and gnss.num_rows:
+        mid = (t0 + t1) // 2
+        tg = gnss.column("t_ns").to_numpy()
+        k = int(np.clip(np.searchsorted(tg, mid), 0, len(tg) - 1))
+        if abs(tg[k] - mid) < 5e9:
+            lat, lon = gnss.column("lat")[k].as_py(), gnss.column("lon")[k].as_py()
+    start_s = (t0 - drive["start_ns"]) / 1e9
+    key = f"{run_id}|{drive['drive_id']}|{c.type}|{c.direction}|{t0}"
+    return {
+        "event_id": hashlib.sha256(key.encode()).hexdigest()[:16],
+        "run_id": run_id,
+        "drive_id": drive["drive_id"],
+        "type": c.type,
+        "direction": c.direction,
+        "start_utc_ns": None if offset is None else t0 + offset,
+        "end_utc_ns": None if offset is None else t1 + offset,
+        "start_s": round(start_s, 3),
+        "end_s": round((t1 - drive["start_ns"]) / 1e9, 3),
+        "peak": round(c.peak, 4),
+        "unit": c.unit,
+        "severity": c.severity,
+        "confidence": round(c.confidence, 3),
+        "lat": lat,
+        "lon": lon,
+        "detector_version": DETECTOR_VERSION,
+        "config_hash": cfg.hash,
+    }
+
+
+def _store_calibration(lake: Lake, drive: dict, motion) -> None:
+    """Calibration depends on the data only, so it is stored once per drive."""
+    ds = lake.dataset("calibrations")
+    if ds is not None and ds.count_rows(filter=f"drive_id = '{drive['drive_id']}'"):
+        return
+    rows = [
+        {
+            "drive_id": drive["drive_id"],
+            "span": i,
+            "start_s": s.start_s,
+            "end_s": s.end_s,
+            "rotation": s.rotation.ravel().tolist(),
+            "yaw_offset_deg": s.yaw_offset_deg,
+            "quality": s.quality,
+            "method": s.method,
+            "source_frame": drive["source_frame"],
+        }
+        for i, s in enumerate(motion.calibration.spans)
+    ]
+    lake.append(
+        "calibrations", pa.Table.from_pylist(rows, schema=CALIBRATIONS), message="calibration"
+    )
+
+
+def events(
+    lake: Lake, drive_id: str | None = None, type: str | None = None, run_id: str | None = None
+) -> pa.Table:
+    """Events of committed runs; without ``run_id``, each drive's most recent run."""
+    ds = lake.dataset("events")
+    if ds is None:
+        return EVENTS.empty_table()
+    where = []
+    if drive_id:
+        where.append(f"e.drive_id = '{lake.resolve_drive_id(drive_id)}'")
+    if type:
+        if type not in TYPES:
+            from drivelake.errors import InputError
+
+            raise InputError(
+                "--type", f"unknown event type {type!r}; choose from {', '.join(TYPES)}"
+            )
+        where.append(f"e.type = '{type}'")
+    if run_id:
+        runs = f"SELECT drive_id, run_id FROM event_runs WHERE run_id = '{run_id}'"
+    else:
+        runs = "SELECT drive_id, arg_max(run_id, finished_at) AS run_id FROM event_runs GROUP BY 1"
+    cond = " AND ".join(where) or "TRUE"
+    return lake.sql(
+        f"SELECT e.* FROM events e SEMI JOIN ({runs}) r "
+        f"ON e.drive_id = r.drive_id AND e.run_id = r.run_id WHERE {cond} "
+        "ORDER BY e.drive_id, e.start_s"
+    )
