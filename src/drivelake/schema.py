@@ -138,3 +138,11 @@ TAGS = pa.schema(
 
 #: Every table the lake knows, by name.
 TABLES: dict[str, pa.Schema] = {"drives": DRIVES, "signals": SIGNALS, "tags": TAGS}
+
+from drivelake.video.schema import FRAMES, VIDEOS  # noqa: E402  (tables of the video stage)
+
+TABLES.update(videos=VIDEOS, frames=FRAMES)
+
+from drivelake.models.tables import TABLES as _MODEL_TABLES  # noqa: E402  (model stage outputs)
+
+TABLES.update(_MODEL_TABLES)

@@ -155,6 +155,10 @@ def _ingest_task(task: _Task) -> list[IngestResult]:
         for i, part in enumerate(parts):
             drive_id = drive_id_for(rec, i, len(parts))
             results.append(write_drive(lake, part, drive_id, source=path))
+        if rec.videos:
+            from drivelake.video.stage import process_results
+
+            process_results(lake, results)
         return results
     except DrivelakeError as exc:
         return [IngestResult(path, "failed", message=str(exc))]

@@ -39,7 +39,8 @@ def discover(paths: list[Path], format: str | None = None) -> tuple[list[Source]
     """Sources under ``paths`` (files and folders, recursively), videos attached to them.
 
     A video belongs to the telemetry source with the same base name, or to the only telemetry
-    source in its folder, or to the folder-format source that contains it.
+    source in its folder, or to the folder-format source that contains it; a video that
+    belongs to none is a source of its own (see :mod:`drivelake.video.reader`).
     """
     forced = reader_named(format) if format else None
     found = _Found()
@@ -93,17 +94,18 @@ def _add_file(path: Path, forced: Reader | None, found: _Found, *, named: bool) 
 
 
 def _attach_videos(found: _Found) -> list[Source]:
+    from drivelake.video.reader import VIDEO_READER  # here: drivelake.video imports ingest.base
+
     sources = list(found.sources)
+    alone = []
     for video in found.videos:
         owner = _owner_of(video, sources)
-        if owner is None:
-            found.problems.append(
-                Problem(str(video), "skipped", f"{video}: video without telemetry")
-            )
+        if owner is None:  # a video without telemetry is a drive of its own
+            alone.append(Source(video, VIDEO_READER))
             continue
         i = sources.index(owner)
         sources[i] = Source(owner.path, owner.reader, (*owner.videos, video))
-    return sources
+    return sources + alone
 
 
 def _owner_of(video: Path, sources: list[Source]) -> Source | None:

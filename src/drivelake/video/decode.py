@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -32,8 +32,8 @@ class Frame:
     time_s: float
     key: bool
     picture: Any  # av.VideoFrame
-    #: position in presentation order; for containers it is set by :meth:`DecodeLog.index_of`
-    index: int | None = None
+    #: position in presentation order
+    index: int
 
 
 @dataclass
@@ -44,11 +44,7 @@ class DecodeLog:
     frames: int = 0
     corrupt: int = 0
     stopped: str | None = None
-    packet_pts: list[int] = field(default_factory=list)
-
-    def index_of(self, pts: int) -> int:
-        """A frame's index in presentation order: its rank among every packet's timestamp."""
-        return int(np.searchsorted(np.sort(np.asarray(self.packet_pts)), pts))
+    packets: int = 0
 
     @property
     def warning(self) -> str | None:
@@ -83,15 +79,14 @@ def iter_frames(
         try:
             for packet in container.demux(stream):
                 position = packet.pos if packet.pos is not None and packet.pos >= 0 else position
-                if packet.size and packet.pts is not None:
-                    log.packet_pts.append(packet.pts)
+                log.packets += bool(packet.size)
                 for picture in packet.decode():
                     if info.raw or picture.pts is None:
                         time_s = log.frames / info.fps if info.fps else 0.0
-                        index: int | None = log.frames
+                        index = log.frames
                     else:
                         time_s = (picture.pts - start) * base
-                        index = None
+                        index = info.index_at(time_s)
                     log.frames += 1
                     log.corrupt += bool(picture.is_corrupt)
                     if keyframes_only and not picture.key_frame:
@@ -105,12 +100,89 @@ def iter_frames(
             )
             return
     expected = info.frame_count
-    seen = len(log.packet_pts) if not info.raw else log.frames
+    seen = log.frames if info.raw else log.packets
     if not keyframes_only and expected and seen < expected:
         log.stopped = (
             f"file ends early: decoding stopped after {log.frames} of {expected} frames "
             f"(t={time_s:.2f} s, near byte {position}); the frames before it were kept"
         )
+
+
+def iter_selected(
+    info: VideoInfo, indices: list[int], *, log: DecodeLog | None = None
+) -> Iterator[Frame]:
+    """Decode just the frames at ``indices`` (sorted), the cheapest way the file allows.
+
+    When the container indexes its keyframes and the wanted frames sit close after them (e.g.
+    1 frame/s from a dashcam writing a keyframe every second), each group of wanted frames is
+    reached by seeking to its keyframe and decoding forward; the frames between groups are
+    never read. Otherwise one sequential pass decodes up to the last wanted frame.
+    """
+    if not indices:
+        return
+    log = log if log is not None else DecodeLog(info.path)
+    groups = _seek_groups(info, indices)
+    if groups is None:
+        wanted = set(indices)
+        last = indices[-1]
+        for frame in iter_frames(info, log=log, wanted=lambda t: info.index_at(t) in wanted):
+            if frame.index in wanted:
+                yield frame
+            if frame.index >= last:
+                return
+        return
+    yield from _decode_groups(info, groups, log)
+
+
+def _seek_groups(info: VideoInfo, indices: list[int]) -> list[tuple[int, list[int]]] | None:
+    """(keyframe, wanted frames after it) pairs, or None when one sequential pass is cheaper."""
+    keys = info.keyframe_index
+    if info.raw or keys is None or info.frame_pts is None or not len(keys):
+        return None
+    groups: dict[int, list[int]] = {}
+    for i in indices:
+        key = int(keys[max(int(np.searchsorted(keys, i, side="right")) - 1, 0)])
+        groups.setdefault(key, []).append(i)
+    seek_cost = sum(members[-1] - key + 1 for key, members in groups.items())
+    if seek_cost > 0.7 * (indices[-1] + 1):
+        return None
+    return sorted(groups.items())
+
+
+def _decode_groups(
+    info: VideoInfo, groups: list[tuple[int, list[int]]], log: DecodeLog
+) -> Iterator[Frame]:
+    import av
+
+    assert info.frame_pts is not None
+    with open_input(info.path) as container:
+        stream = container.streams.video[0]
+        start = int(stream.start_time or 0)
+        base = float(stream.time_base)
+        for key, members in groups:
+            wanted = {int(info.frame_pts[i]): i for i in members}
+            last_pts = int(info.frame_pts[members[-1]])
+            try:
+                container.seek(int(info.frame_pts[key]), stream=stream, backward=True)
+                for picture in container.decode(stream):
+                    log.frames += 1
+                    if picture.pts in wanted:
+                        time_s = (picture.pts - start) * base
+                        yield Frame(
+                            picture.pts,
+                            time_s,
+                            bool(picture.key_frame),
+                            picture,
+                            wanted[picture.pts],
+                        )
+                    if picture.pts is None or picture.pts >= last_pts:
+                        break
+            except av.error.FFmpegError as exc:
+                log.stopped = (
+                    f"decoding stopped near frame {key} (t={info.frame_times_s[key]:.2f} s): "
+                    f"{exc.strerror or exc}; the frames before it were kept"
+                )
+                return
 
 
 def frame_at(info: VideoInfo, *, pts: int | None, index: int) -> Frame:

@@ -9,7 +9,7 @@ records 20 fps) or FFmpeg's default guess.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -35,8 +35,17 @@ class VideoInfo:
     vfr: bool
     raw: bool
     creation_time: datetime | None
-    #: presentation times (s from the first frame) of keyframes, when the container indexes them
-    keyframe_times_s: tuple[float, ...] | None
+    #: every frame's presentation time (s from the first frame); from the container's index
+    #: when it has one (exact for variable frame rate), else ``i / fps``
+    frame_times_s: np.ndarray = field(compare=False, repr=False)
+    #: every frame's container timestamp and the positions of keyframes, when indexed
+    frame_pts: np.ndarray | None = field(compare=False, repr=False)
+    keyframe_index: np.ndarray | None = field(compare=False, repr=False)
+
+    def index_at(self, time_s: float) -> int:
+        """The index of the frame shown at ``time_s`` (the last one starting at or before it)."""
+        i = int(np.searchsorted(self.frame_times_s, time_s + 1e-6, side="right")) - 1
+        return min(max(i, 0), max(self.frame_count - 1, 0))
 
     @property
     def display_size(self) -> tuple[int, int]:
@@ -77,28 +86,23 @@ def probe(path: str | Path, *, fps: float | None = None) -> VideoInfo:
         stream = container.streams.video[0]
         rate = fps if (raw and fps) else float(stream.average_rate or stream.guessed_rate or 0)
         entries = [] if raw else list(stream.index_entries)
-        times = _presentation_times(stream, entries)
         if raw or not stream.frames:
             count = sum(1 for p in container.demux(stream) if p.size)
         else:
             count = int(stream.frames)
-        if times is not None and len(times) == count:
+        pts = keys = None
+        if entries and len(entries) == count:
+            order = np.argsort([e.timestamp for e in entries], kind="stable")
+            pts = np.array([entries[i].timestamp for i in order], np.int64)
+            keys = np.nonzero([entries[i].is_keyframe for i in order])[0]
+            times = (pts - _start_pts(stream)) * float(stream.time_base)
             duration = _duration_s(times, rate)
             diffs = np.diff(times)
             vfr = bool(len(diffs) > 1 and np.ptp(diffs) > 0.01 * max(float(np.median(diffs)), 1e-9))
         else:
+            times = np.arange(count) / rate if rate else np.zeros(count)
             duration = count / rate if rate else 0.0
             vfr = False
-        keys = None
-        if entries:
-            start = _start_pts(stream)
-            keys = tuple(
-                sorted(
-                    float((e.timestamp - start) * stream.time_base)
-                    for e in entries
-                    if e.is_keyframe
-                )
-            )
         return VideoInfo(
             path=str(path),
             container=container.format.name,
@@ -112,7 +116,9 @@ def probe(path: str | Path, *, fps: float | None = None) -> VideoInfo:
             vfr=vfr,
             raw=raw,
             creation_time=_creation_time(container, stream),
-            keyframe_times_s=keys,
+            frame_times_s=times,
+            frame_pts=pts,
+            keyframe_index=keys,
         )
 
 
@@ -129,14 +135,6 @@ def _first_frame_rotation(container, stream, path: Path) -> int:
 
 def _start_pts(stream) -> int:
     return int(stream.start_time or 0)
-
-
-def _presentation_times(stream, entries: list) -> np.ndarray | None:
-    if not entries:
-        return None
-    start = _start_pts(stream)
-    pts = np.sort(np.array([e.timestamp for e in entries], np.int64))
-    return (pts - start) * float(stream.time_base)
 
 
 def _duration_s(times: np.ndarray, rate: float) -> float:

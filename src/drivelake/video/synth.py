@@ -24,7 +24,8 @@ def _texture(height: int, width: int, seed: int) -> np.ndarray:
     """A grey texture with structure at several scales (optical flow needs gradients)."""
     rng = np.random.default_rng(seed)
     tex = np.zeros((height, width), np.float32)
-    for cell in (64, 16, 4):
+    base = max(4, width // 160)  # detail scales with the picture, as in a real scene
+    for cell in (base * 16, base * 4, base):
         small = rng.random((height // cell + 2, width // cell + 2), dtype=np.float32)
         big = np.kron(small, np.ones((cell, cell), np.float32))[:height, :width]
         tex += big * cell
