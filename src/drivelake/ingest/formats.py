@@ -5,10 +5,19 @@ from __future__ import annotations
 from drivelake.errors import UnknownFormatError
 from drivelake.ingest.base import Reader
 from drivelake.ingest.comma import COMMA_READER
+from drivelake.ingest.gpx import GPX_READER
+from drivelake.ingest.nmea import NMEA_READER
 from drivelake.ingest.phone import PHONE_READER
 from drivelake.ingest.tabular import CSV_READER, PARQUET_READER
 
-READERS: list[Reader] = [CSV_READER, PARQUET_READER, COMMA_READER, PHONE_READER]
+READERS: list[Reader] = [
+    CSV_READER,
+    PARQUET_READER,
+    COMMA_READER,
+    PHONE_READER,
+    NMEA_READER,
+    GPX_READER,
+]
 
 #: File extensions of video that is attached to drives rather than read as telemetry.
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".avi", ".hevc", ".h265", ".h264", ".264"})
