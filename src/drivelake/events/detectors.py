@@ -188,9 +188,11 @@ def speeding(m: Motion, cfg: dict) -> list[Candidate]:
     ]
 
 
-def suppress_overlaps(cands: list[Candidate]) -> list[Candidate]:
-    """An impact explains the braking around it: drop harsh_brake candidates overlapping one."""
-    impacts = [(c.i0, c.i1 + 1) for c in cands if c.type == "impact"]
+def suppress_overlaps(cands: list[Candidate], rate_hz: float) -> list[Candidate]:
+    """An impact explains the deceleration during and just after it (the vehicle is being
+    stopped by whatever it hit): drop harsh_brake candidates starting within 2 s of one."""
+    after = int(2 * rate_hz)
+    impacts = [(c.i0, c.i1 + after) for c in cands if c.type == "impact"]
     return [
         c
         for c in cands
@@ -201,5 +203,5 @@ def suppress_overlaps(cands: list[Candidate]) -> list[Candidate]:
 def detect_motion(m: Motion, cfg: dict, types: set[str] | None = None) -> list[Candidate]:
     """Every detector over one drive's motion; ``types`` limits which event types are kept."""
     cands = [*longitudinal(m, cfg), *lateral(m, cfg), *shocks(m, cfg), *speeding(m, cfg)]
-    cands = suppress_overlaps(cands)
+    cands = suppress_overlaps(cands, m.rate_hz)
     return [c for c in cands if types is None or c.type in types]
