@@ -283,3 +283,14 @@ def test_ingest_into_lake(lake):
     lat = gnss.column("lat").to_numpy()
     assert np.all((lat > 50.0) & (lat < 50.01))
     assert lake.ingest([log]).count("already present") == 1
+
+
+@pytest.mark.parametrize("name", ["nmea-iTrek.log", "nmea-gps-360.log", "nmea-rx210.log"])
+def test_every_fix_reaches_the_lake(name, lake):
+    """Fixes without altitude or satellites (an RMC without its GGA) are kept, not dropped."""
+    path = shared("gps", name)
+    fixes = len(read_nmea(path, ReadOptions()).streams[0])
+    report = lake.ingest([path], max_gap_s=1e9)
+    assert report.ok, report.results
+    stored = sum(lake.stream(d, "gnss").num_rows for d in report.drive_ids)
+    assert stored == fixes
