@@ -37,4 +37,13 @@ def describe_drive(lake: Lake, drive_id: str) -> dict[str, Any]:
         ds = lake.dataset(table)
         if ds is not None and "drive_id" in ds.schema.names:
             info[f"{table}_count"] = ds.count_rows(filter=f"drive_id = '{d['drive_id']}'")
+    cal = lake.dataset("calibrations")
+    if cal is not None:
+        spans = cal.to_table(filter=f"drive_id = '{d['drive_id']}'").to_pylist()
+        if spans:
+            total = sum(s["end_s"] - s["start_s"] for s in spans) or 1.0
+            info["calibration"] = (
+                f"{spans[0]['method']}: {len(spans)} span(s), quality "
+                f"{sum(s['quality'] * (s['end_s'] - s['start_s']) for s in spans) / total:.2f}"
+            )
     return info
