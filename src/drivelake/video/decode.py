@@ -99,7 +99,7 @@ def iter_frames(
                 f"{position}): {exc.strerror or exc}; the frames before it were kept"
             )
             return
-    expected = info.frame_count
+    expected = info.declared_frames
     seen = log.frames if info.raw else log.packets
     if not keyframes_only and expected and seen < expected:
         log.stopped = (

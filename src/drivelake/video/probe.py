@@ -1,10 +1,11 @@
 """What a video file holds: codec, size, rate, frame count, duration, rotation, creation time.
 
-Probing reads the container header and, where the container keeps one (MP4/MOV), its sample
-index; it decodes a single frame (to read the display rotation and prove the stream decodes).
-Raw elementary streams (``.h264``/``.hevc``, e.g. comma's ``video.hevc``) carry no timestamps:
-their frames are counted by demuxing (no decoding) and their rate comes from the caller (comma
-records 20 fps) or FFmpeg's default guess.
+Probing reads the container header, demuxes every packet (no decoding: the packets give each
+frame's presentation timestamp and keyframe flag, exact for variable frame rate and B-frames)
+and decodes a single frame (to read the display rotation and prove the stream decodes). Raw
+elementary streams (``.h264``/``.hevc``, e.g. comma's ``video.hevc``) carry no timestamps:
+frame *i* is at ``i / fps``, with the rate from the caller (comma records 20 fps) or FFmpeg's
+default guess.
 """
 
 from __future__ import annotations
@@ -29,16 +30,16 @@ class VideoInfo:
     width: int  # as coded; displayed size swaps with a ±90° rotation
     height: int
     fps: float
-    frame_count: int
+    frame_count: int  # frames whose packets are in the file
+    declared_frames: int  # frames the container's header announces (more if truncated)
     duration_s: float
     rotation: int  # degrees the picture must be turned counter-clockwise for display
     vfr: bool
     raw: bool
     creation_time: datetime | None
-    #: every frame's presentation time (s from the first frame); from the container's index
-    #: when it has one (exact for variable frame rate), else ``i / fps``
+    #: every frame's presentation time (s from the first frame), in presentation order
     frame_times_s: np.ndarray = field(compare=False, repr=False)
-    #: every frame's container timestamp and the positions of keyframes, when indexed
+    #: every frame's container timestamp and the positions of keyframes (None in raw streams)
     frame_pts: np.ndarray | None = field(compare=False, repr=False)
     keyframe_index: np.ndarray | None = field(compare=False, repr=False)
 
@@ -85,16 +86,14 @@ def probe(path: str | Path, *, fps: float | None = None) -> VideoInfo:
     with open_input(path) as container:
         stream = container.streams.video[0]
         rate = fps if (raw and fps) else float(stream.average_rate or stream.guessed_rate or 0)
-        entries = [] if raw else list(stream.index_entries)
-        if raw or not stream.frames:
-            count = sum(1 for p in container.demux(stream) if p.size)
-        else:
-            count = int(stream.frames)
+        declared = int(stream.frames or 0)
+        packets = [(p.pts, p.is_keyframe) for p in _packets(container, stream)]
+        count = len(packets)
         pts = keys = None
-        if entries and len(entries) == count:
-            order = np.argsort([e.timestamp for e in entries], kind="stable")
-            pts = np.array([entries[i].timestamp for i in order], np.int64)
-            keys = np.nonzero([entries[i].is_keyframe for i in order])[0]
+        if count and all(p is not None for p, _ in packets):
+            order = np.argsort([p for p, _ in packets], kind="stable")
+            pts = np.array([packets[i][0] for i in order], np.int64)
+            keys = np.nonzero([packets[i][1] for i in order])[0]
             times = (pts - _start_pts(stream)) * float(stream.time_base)
             duration = _duration_s(times, rate)
             diffs = np.diff(times)
@@ -111,6 +110,7 @@ def probe(path: str | Path, *, fps: float | None = None) -> VideoInfo:
             height=stream.codec_context.height,
             fps=rate,
             frame_count=count,
+            declared_frames=max(declared, count),
             duration_s=duration,
             rotation=rotation,
             vfr=vfr,
@@ -120,6 +120,18 @@ def probe(path: str | Path, *, fps: float | None = None) -> VideoInfo:
             frame_pts=pts,
             keyframe_index=keys,
         )
+
+
+def _packets(container, stream):
+    """Every packet's header (demuxing reads no pixels), stopping quietly where data ends."""
+    import av
+
+    try:
+        for packet in container.demux(stream):
+            if packet.size:
+                yield packet
+    except av.error.FFmpegError:
+        return
 
 
 def _first_frame_rotation(container, stream, path: Path) -> int:

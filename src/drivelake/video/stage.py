@@ -259,3 +259,27 @@ def process_results(lake: Lake, results: list) -> None:
         except Exception as exc:  # the stage is re-runnable; the drive must not fail for it
             warnings = [f"{result.source}: video stage failed: {type(exc).__name__}: {exc}"]
         result.repairs.extend(f"video: {w}" for w in warnings)
+
+
+def extract_frame(lake: Lake, frame_id: str, out: str | Path) -> Path:
+    """Decode one sampled frame at full resolution from its video and write it to ``out``."""
+    from drivelake.errors import NotFoundError
+    from drivelake.video.decode import frame_at, save_frame
+
+    ds = lake.dataset("frames")
+    quoted = frame_id.replace("'", "''")
+    rows = (
+        []
+        if ds is None
+        else ds.to_table(
+            columns=["frame_id", "video_id", "frame_index", "pts"], filter=f"frame_id = '{quoted}'"
+        ).to_pylist()
+    )
+    if not rows:
+        raise NotFoundError(f"no frame {frame_id!r} in {lake.uri}")
+    row = video_row(lake, rows[0]["video_id"])
+    if row is None:
+        raise NotFoundError(f"frame {frame_id}: its video {rows[0]['video_id']} is not registered")
+    info, _ = info_and_placement(row)
+    frame = frame_at(info, pts=rows[0]["pts"], index=rows[0]["frame_index"])
+    return save_frame(frame, info.rotation, out)
