@@ -192,9 +192,9 @@ def signals_table(rec: Recording, drive_id: str, ingest_id: str) -> pa.Table:
     for s in sorted(rec.streams, key=lambda s: s.name):
         n = len(s)
         cols: dict[str, pa.Array] = {
-            "drive_id": pa.array([drive_id] * n, pa.string()),
-            "ingest_id": pa.array([ingest_id] * n, pa.string()),
-            "stream": pa.array([s.name] * n, pa.string()),
+            "drive_id": pa.repeat(pa.scalar(drive_id, pa.string()), n),
+            "ingest_id": pa.repeat(pa.scalar(ingest_id, pa.string()), n),
+            "stream": pa.repeat(pa.scalar(s.name, pa.string()), n),
             "t_ns": pa.array(s.t_ns, pa.int64()),
         }
         for name in schema.CHANNELS:
