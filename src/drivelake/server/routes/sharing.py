@@ -1,0 +1,170 @@
+"""Shares (what partners read through), and the admin's partners, keys, audit and datasets."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from drivelake.server.auth import admin, principal, sharing
+from drivelake.server.encode import jsonable, rows
+from drivelake.server.routes import ID, DriveId, FrameId, MaxPoints, Streams
+from drivelake.share import ANONYMISE_LEVELS, Principal, Sharing
+from drivelake.share.views import PartnerView
+
+router = APIRouter(prefix="/api", tags=["sharing"])
+
+ShareId = Path(pattern=ID, description="a share id (shr-...)")
+Caller = Annotated[Principal, Depends(principal)]
+Admin = Annotated[Principal, Depends(admin)]
+State = Annotated[Sharing, Depends(sharing)]
+_NAME = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+
+
+def share_view(state: State, who: Caller, share_id: str = ShareId) -> PartnerView:
+    """The view of a share the caller may read: its own (admins: any), live, licence valid."""
+    return PartnerView(state.lake, state.open_share(share_id, who), state.secret)
+
+
+ShareView = Annotated[PartnerView, Depends(share_view)]
+
+
+# ---------------------------------------------------------------- shares, as partners see them
+
+
+@router.get("/shares", summary="Shares the caller can read (admins: all)")
+def list_shares(state: State, who: Caller) -> list[dict[str, Any]]:
+    return [s.summary() for s in state.shares(None if who.is_admin else who.partner)]
+
+
+@router.get("/shares/{share_id}", summary="One share and its licence")
+def get_share(view: ShareView) -> dict[str, Any]:
+    return view.share.summary()
+
+
+@router.get("/shares/{share_id}/drives", summary="The share's drives, anonymised")
+def share_drives(view: ShareView) -> list[dict[str, Any]]:
+    return rows(view.drives())
+
+
+@router.get("/shares/{share_id}/drives/{drive_id}", summary="One drive of a share")
+def share_drive(view: ShareView, drive_id: str = DriveId) -> dict[str, Any]:
+    return jsonable(view.drive(drive_id))
+
+
+@router.get("/shares/{share_id}/drives/{drive_id}/signals", summary="Licensed samples")
+def share_signals(
+    view: ShareView,
+    drive_id: str = DriveId,
+    stream: list[str] | None = Streams,
+    max_points: int = MaxPoints,
+) -> list[dict[str, Any]]:
+    return rows(view.signals(drive_id, stream, max_points))
+
+
+@router.get("/shares/{share_id}/drives/{drive_id}/events", summary="Licensed events")
+def share_events(view: ShareView, drive_id: str = DriveId) -> list[dict[str, Any]]:
+    return rows(view.events(drive_id))
+
+
+@router.get("/shares/{share_id}/drives/{drive_id}/frames", summary="Licensed frames (no pixels)")
+def share_frames(view: ShareView, drive_id: str = DriveId) -> list[dict[str, Any]]:
+    return rows(view.frames(drive_id))
+
+
+@router.get(
+    "/shares/{share_id}/frames/{frame_id}/thumbnail",
+    summary="A frame's thumbnail, anonymised as the licence requires",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}}},
+)
+def share_thumbnail(view: ShareView, frame_id: str = FrameId) -> Response:
+    return Response(view.thumbnail(frame_id), media_type="image/jpeg")
+
+
+# ---------------------------------------------------------------- admin
+
+
+class NewPartner(BaseModel):
+    name: str = Field(pattern=_NAME)
+    contact: str | None = Field(None, max_length=200)
+
+
+class NewShare(BaseModel):
+    target: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}(@[A-Za-z0-9][A-Za-z0-9._-]{0,63})?$"
+    )
+    partner: str = Field(pattern=_NAME)
+    uses: list[Annotated[str, Field(pattern=_NAME)]] = Field(min_length=1, max_length=16)
+    expires: date
+    anonymise: list[Annotated[str, Field(pattern="^(faces|plates|zones)$")]] = Field(
+        default=list(ANONYMISE_LEVELS), max_length=3
+    )
+    columns: list[Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,63}$")]] | None = Field(
+        None, max_length=128
+    )
+
+
+@router.get("/partners", summary="Partners")
+def partners(state: State, who: Admin) -> list[dict[str, Any]]:
+    return [jsonable(p) for p in state.partners()]
+
+
+@router.post("/partners", summary="Add a partner", status_code=201)
+def add_partner(body: NewPartner, state: State, who: Admin) -> dict[str, Any]:
+    return jsonable(state.add_partner(body.name, body.contact))
+
+
+@router.post(
+    "/shares", summary="Share a target with a partner under a new licence", status_code=201
+)
+def create_share(body: NewShare, state: State, who: Admin) -> dict[str, Any]:
+    """Targets are datasets (``name@snapshot``); drive selections are made with the CLI."""
+    created = state.create_share(
+        body.target,
+        partner=body.partner,
+        uses=body.uses,
+        expires=body.expires,
+        anonymise=body.anonymise,
+        columns=body.columns,
+    )
+    return created.summary()
+
+
+@router.get("/keys", summary="API keys (ids, roles, partners; never the keys)")
+def list_keys(state: State, who: Admin) -> list[dict[str, Any]]:
+    return [jsonable(k) for k in state.list_keys()]
+
+
+@router.delete("/keys/{key_id}", summary="Revoke an API key", status_code=204)
+def revoke_key(state: State, who: Admin, key_id: str = Path(pattern=ID)) -> Response:
+    state.revoke_key(key_id)
+    return Response(status_code=204)
+
+
+@router.get("/audit", summary="Audit log entries, newest first")
+def audit(
+    state: State,
+    who: Admin,
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0, le=10**9),
+) -> list[dict[str, Any]]:
+    entries = list(state.audit.entries())[::-1]
+    return entries[offset : offset + limit]
+
+
+@router.get("/audit/verify", summary="Check the audit log's hash chain")
+def audit_verify(state: State, who: Admin) -> dict[str, Any]:
+    return vars(state.audit.verify())
+
+
+@router.get("/datasets", summary="Datasets and snapshots shared so far (placeholder)")
+def datasets(state: State, who: Admin) -> list[dict[str, Any]]:
+    """Until curated datasets exist (issue 6), the targets that shares point at."""
+    targets: dict[str, list[str]] = {}
+    for s in state.shares():
+        targets.setdefault(s.target, []).append(s.share_id)
+    return [{"target": t, "shares": ids} for t, ids in sorted(targets.items())]
