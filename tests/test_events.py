@@ -6,12 +6,12 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from conftest import shared
 from drivelake.events import detect, events, load_config
 from drivelake.events.detectors import detect_motion
 from drivelake.events.evaluate import Label, evaluate, read_truth
 from drivelake.signals.motion import vehicle_motion
 from drivelake.synth import synth_drive
-from conftest import shared
 
 
 def _angle_deg(r1: np.ndarray, r2: np.ndarray) -> float:
@@ -85,7 +85,7 @@ def _imu_table(rate_hz: float, seconds: float, saturate: bool = False) -> dict[s
     n = int(rate_hz * seconds)
     t = (np.arange(n) * 1e9 / rate_hz).astype(np.int64)
     rng = np.random.default_rng(0)
-    acc = rng.normal(0, 0.3, (n, 3)) + [0, 0, 9.81]
+    acc = rng.normal(0, 0.3, (n, 3)) + np.array([0.0, 0.0, 9.81])
     if saturate:
         acc = np.clip(acc * 5, -16, 16)
     gyro = rng.normal(0, 0.01, (n, 3))
