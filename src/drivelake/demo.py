@@ -8,7 +8,7 @@ rather than the CLI.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,6 +35,8 @@ class DemoSummary:
     km: float
     streams: dict[str, int] = field(default_factory=dict)  # stream -> samples
     synthetic: bool = True
+    #: per event type: tp, fp, fn, precision, recall, f1 against the generator's truth
+    scores: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def ingested(self) -> int:
@@ -65,6 +67,15 @@ class DemoSummary:
             "streams:  "
             + ", ".join(f"{name} {samples:,} samples" for name, samples in self.streams.items()),
         ]
+        if self.scores:
+            out.append("events found vs the generator's truth (event-level, spans overlap):")
+            out.append(f"  {'type':<20}{'truth':>6}{'found':>6}{'TP':>5}{'P':>7}{'R':>7}{'F1':>7}")
+            for kind, s in self.scores.items():
+                truth, found = int(s["tp"] + s["fn"]), int(s["tp"] + s["fp"])
+                out.append(
+                    f"  {kind:<20}{truth:>6}{found:>6}{int(s['tp']):>5}"
+                    f"{s['precision']:>7.2f}{s['recall']:>7.2f}{s['f1']:>7.2f}"
+                )
         return out
 
 
@@ -107,4 +118,28 @@ def run_demo(
             f"WHERE drive_id IN ({listed})) s GROUP BY 1 ORDER BY 1"
         ).to_pylist()
         summary.streams = {r["stream"]: int(r["samples"]) for r in streams}
+        summary.scores = score_events(lake, Path(out_dir), ids, jobs=jobs)
     return summary
+
+
+def score_events(lake: Lake, out_dir: Path, drive_ids: list[str], jobs: int = 1) -> dict:
+    """Detect events on the demo drives and score them against the truth files beside them.
+
+    Drives are scored together: each drive's times are shifted onto its own stretch of one
+    timeline, so an event can only match a label of the same drive.
+    """
+    from drivelake.events import TYPES, detect, events
+    from drivelake.events.evaluate import evaluate, read_truth
+
+    detect(lake, drive_ids, jobs=jobs)
+    predictions, labels = [], []
+    for i, drive_id in enumerate(drive_ids):
+        shift = i * 1e7
+        source = Path(lake.drive(drive_id)["source_files"][0]["path"])
+        for label in read_truth(out_dir / "truth" / f"{source.stem}.truth.csv"):
+            labels.append(replace(label, start_s=label.start_s + shift, end_s=label.end_s + shift))
+        for e in events(lake, drive_id=drive_id).to_pylist():
+            predictions.append({**e, "start_s": e["start_s"] + shift, "end_s": e["end_s"] + shift})
+    return evaluate(
+        predictions, labels, types=[t for t in TYPES if any(lb.type == t for lb in labels)]
+    )
