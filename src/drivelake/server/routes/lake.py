@@ -74,5 +74,5 @@ def search(
 ) -> list[dict[str, Any]]:
     lake = request.app.state.lake
     if not hasattr(lake, "search"):
-        raise HTTPException(501, "search is not available in this version of drivelake")
+        raise HTTPException(404, "search is not available in this version of drivelake")
     return rows(lake.search(q, limit=limit))

@@ -1,0 +1,231 @@
+"""The HTTP API on a real uvicorn server: keys, shares, licences, columns, zones, limits, audit."""
+
+from __future__ import annotations
+
+import math
+import socket
+import threading
+import time
+from datetime import date, timedelta
+
+import httpx
+import pytest
+
+from csvgen import write_csv
+
+pytest.importorskip("fastapi")
+import uvicorn
+
+from drivelake.server import ServerConfig, create_app
+from drivelake.share import Sharing
+
+LICENSED = ["duration_s", "distance_m", "speed_mps", "lat", "lon"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """A lake of two drives, shared with acme and globex, served on a free loopback port."""
+    import drivelake
+
+    root = tmp_path_factory.mktemp("server")
+    lake = drivelake.open(root / "lake")
+    report = lake.ingest([write_csv(root / "a.csv"), write_csv(root / "b.csv", seed=1, t0=1.8e9)])
+    a, b = sorted(r.drive_id for r in report.results)
+    sharing = Sharing(lake)
+    for name in ("acme", "globex"):
+        sharing.add_partner(name, f"ops@{name}.example")
+    common = dict(uses=["research"], expires=date(2099, 1, 1), columns=LICENSED)
+    acme = sharing.create_share("brakes@v1", partner="acme", selection=f"drive_id='{a}'", **common)
+    globex = sharing.create_share(
+        "other@v1", partner="globex", selection=f"drive_id='{b}'", **common
+    )
+    expired = sharing.create_share(
+        "old@v1",
+        partner="acme",
+        selection=f"drive_id='{a}'",
+        **{**common, "expires": date.today() - timedelta(days=1)},
+    )
+    keys = {
+        "admin": sharing.create_key(admin=True),
+        "acme": sharing.create_key(partner="acme"),
+        "globex": sharing.create_key(partner="globex"),
+        "revoked": sharing.create_key(partner="acme"),
+    }
+    sharing.revoke_key(keys["revoked"].key_id)
+    config = ServerConfig(rate_per_s=10_000, burst=10_000, max_body_bytes=64 << 10)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(lake, config), host="127.0.0.1", port=_free_port(), log_level="error"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    base = f"http://127.0.0.1:{server.config.port}"
+    yield {
+        "base": base,
+        "lake": lake,
+        "sharing": sharing,
+        "drives": (a, b),
+        "shares": {"acme": acme, "globex": globex, "expired": expired},
+        "keys": {k: v.token for k, v in keys.items()},
+    }
+    server.should_exit = True
+    thread.join(5)
+
+
+def get(world, path: str, who: str | None = None, **kw) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {world['keys'][who]}"} if who else {}
+    return httpx.get(world["base"] + path, headers=headers, timeout=10, **kw)
+
+
+def test_keys_are_required_and_revocable(world):
+    r = get(world, "/api/drives")
+    assert r.status_code == 401 and "API key" in r.json()["error"]
+    assert get(world, "/api/drives", "revoked").status_code == 401
+    r = httpx.get(world["base"] + "/api/drives", headers={"X-API-Key": world["keys"]["admin"]})
+    assert r.status_code == 200 and len(r.json()) == 2
+    assert get(world, "/api/drives", "acme").status_code == 403
+
+
+def test_partner_sees_only_its_share(world):
+    acme, globex = world["shares"]["acme"], world["shares"]["globex"]
+    r = get(world, "/api/shares", "acme")
+    assert [s["share_id"] for s in r.json()] == [acme.share_id, world["shares"]["expired"].share_id]
+    r = get(world, f"/api/shares/{globex.share_id}/drives", "acme")
+    assert r.status_code == 404 and "error" in r.json()
+    other_drive = world["drives"][1]
+    r = get(world, f"/api/shares/{acme.share_id}/drives/{other_drive}/signals", "acme")
+    assert r.status_code == 404
+
+
+def test_expired_licence_is_forbidden(world):
+    r = get(world, f"/api/shares/{world['shares']['expired'].share_id}/drives", "acme")
+    assert r.status_code == 403 and "expired" in r.json()["error"]
+
+
+def test_columns_outside_the_licence_never_appear(world):
+    share = world["shares"]["acme"]
+    drive = world["drives"][0]
+    drives = get(world, f"/api/shares/{share.share_id}/drives", "acme").json()
+    assert len(drives) == 1
+    allowed = {"drive_id", "vehicle", "stream", "t_s", *LICENSED}
+    assert set(drives[0]) <= allowed and "vehicle_id" not in drives[0]
+    signals = get(world, f"/api/shares/{share.share_id}/drives/{drive}/signals", "acme").json()
+    assert signals and all(set(row) <= allowed for row in signals)
+    assert not any("ax" in row or "az" in row for row in signals)
+    admin = get(world, f"/api/drives/{drive}/signals", "admin").json()
+    assert any("az" in row for row in admin)
+
+
+def test_location_zones_applied_for_partners(world):
+    share, drive = world["shares"]["acme"], world["drives"][0]
+    raw = world["lake"].stream(drive, "gnss").to_pylist()
+    ends = [(raw[0]["lat"], raw[0]["lon"]), (raw[-1]["lat"], raw[-1]["lon"])]
+    rows = get(world, f"/api/shares/{share.share_id}/drives/{drive}/signals", "acme").json()
+    shown = [(r["lat"], r["lon"]) for r in rows if r.get("lat") is not None]
+    for lat, lon in shown:  # nothing within 50 m of where the drive started or ended
+        for elat, elon in ends:
+            dy = (lat - elat) * 111_320
+            dx = (lon - elon) * 111_320 * math.cos(math.radians(elat))
+            assert math.hypot(dx, dy) > 50
+    bounds = get(world, f"/api/shares/{share.share_id}/drives/{drive}", "acme").json()
+    assert "min_lat" not in bounds
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/drives/..%2F..%2F_share%2Fsecret",
+        "/api/frames/..%2F_share%2Fsecret/thumbnail",
+        "/api/shares/..%2F..%2Fetc%2Fpasswd/drives",
+        "/api/drives/%2e%2e/signals",
+        "/../_share/secret",
+        "/static/..%2F..%2F_share%2Fsecret",
+    ],
+)
+def test_path_traversal_is_refused(world, path):
+    r = httpx.get(world["base"] + path, headers={"X-API-Key": world["keys"]["admin"]}, timeout=10)
+    assert 400 <= r.status_code < 500
+    secret = (world["sharing"].audit.path.parent / "secret").read_text().strip()
+    assert secret not in r.text
+
+
+def test_errors_are_json_and_bodies_limited(world):
+    r = httpx.post(
+        world["base"] + "/api/partners",
+        headers={"X-API-Key": world["keys"]["admin"]},
+        content=b"x" * (128 << 10),
+        timeout=10,
+    )
+    assert r.status_code == 413 and "limit" in r.json()["error"]
+    r = httpx.post(
+        world["base"] + "/api/partners",
+        headers={"X-API-Key": world["keys"]["admin"]},
+        json={"name": "Bad Name!"},
+        timeout=10,
+    )
+    assert r.status_code == 422 and r.json()["error"].startswith("invalid request")
+    r = get(world, "/api/drives/ffffffff", "admin")
+    assert r.status_code == 404 and "Traceback" not in r.text
+
+
+def test_rate_limit_per_key(world):
+    from fastapi.testclient import TestClient
+
+    app = create_app(world["lake"], ServerConfig(rate_per_s=1, burst=3))
+    with TestClient(app) as client:
+        codes = [
+            client.get("/api/shares", headers={"X-API-Key": world["keys"]["acme"]}).status_code
+            for _ in range(6)
+        ]
+    assert codes[:3] == [200] * 3 and codes[-1] == 429
+
+
+def test_every_request_is_audited(world):
+    before = world["sharing"].audit.verify().entries
+    get(world, "/api/drives")
+    get(world, f"/api/shares/{world['shares']['globex'].share_id}/drives", "acme")
+    get(world, f"/api/shares/{world['shares']['expired'].share_id}/drives", "acme")
+    entries = list(world["sharing"].audit.entries())[before:]
+    assert [e["status"] for e in entries] == [401, 404, 403]
+    assert entries[1]["partner"] == "acme" and entries[0]["actor"] is None
+    audit = get(world, "/api/audit", "admin").json()
+    assert audit[0]["path"] == f"/api/shares/{world['shares']['expired'].share_id}/drives"
+    assert get(world, "/api/audit/verify", "admin").json()["ok"] is True
+
+
+def test_openapi_has_no_server_errors(world):
+    schemathesis = pytest.importorskip("schemathesis")
+    schema = schemathesis.openapi.from_url(world["base"] + "/openapi.json")
+    headers = {"X-API-Key": world["keys"]["admin"]}
+    started = time.monotonic()
+    for operation in schema.get_all_operations():
+        _no_server_errors(operation.ok(), world["base"], headers)()
+    assert time.monotonic() - started < 60
+
+
+def _no_server_errors(operation, base_url: str, headers: dict[str, str]):
+    """A bounded hypothesis test of one operation: a few generated requests, none a 5xx."""
+    from hypothesis import HealthCheck, Phase, given, settings
+    from schemathesis.checks import not_a_server_error
+
+    @settings(
+        max_examples=6,
+        deadline=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+        derandomize=True,
+    )
+    @given(case=operation.as_strategy())
+    def check(case) -> None:
+        case.call_and_validate(base_url=base_url, headers=headers, checks=[not_a_server_error])
+
+    return check
