@@ -124,6 +124,9 @@ def ingest_paths(
         emit(IngestResult(problem.path, problem.status, message=problem.message))
     options = ReadOptions(vehicle_id=vehicle_id, column_map=column_map or {}, units=units or {})
     tasks = [_Task(lake.uri, s, options, max_gap_s) for s in sources]
+    if jobs > 1 and len(tasks) > 1 and lake.dataset("signals") is None:
+        # parallel first writes to a missing table each create it: all but one would be lost
+        lake.append("signals", schema.SIGNALS.empty_table(), message="create signals")
     for _, results in get_engine(engine, jobs=jobs).map(_ingest_task, tasks):
         for result in results:
             emit(result)
