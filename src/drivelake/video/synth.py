@@ -48,6 +48,7 @@ def write_synthetic_video(
     creation_time: str | None = None,
     preset: str = "ultrafast",
     seed: int = 0,
+    subtitles: Sequence[tuple[float, float, str]] = (),
 ) -> Path:
     """Encode a scrolling-texture video and return its path.
 
@@ -55,11 +56,13 @@ def write_synthetic_video(
     a variable-frame-rate video with those presentation times; ``rotation`` writes display
     rotation metadata (degrees); the suffix picks the container (``.h264``/``.hevc`` write a
     raw elementary stream). MP4 files are written with the index first (``faststart``), as
-    dashcams do, so a truncated file still opens.
+    dashcams do, so a truncated file still opens. ``subtitles`` — (start s, end s, text) —
+    become a text track (MKV/MP4), as dashcams that embed NMEA write them.
     """
     import av
 
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     times = None if frame_times_s is None else np.asarray(frame_times_s, float)
     n = len(times) if times is not None else round(seconds * fps)
     steps = np.broadcast_to(np.asarray(speed_px, float), (n,))
@@ -79,6 +82,7 @@ def write_synthetic_video(
             stream.codec_context.time_base = stream.time_base = Fraction(1, 1000)
         if rotation is not None:
             stream.set_display_rotation(rotation)
+        cues = _TextTrack(out, subtitles, path) if subtitles else None
         for i in range(n):
             x = offsets[i] % width
             grey = np.ascontiguousarray(tex[:, x : x + width])
@@ -89,4 +93,37 @@ def write_synthetic_video(
                 out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
+        if cues is not None:
+            cues.copy_into(out)
     return path
+
+
+def _srt_time(t: float) -> str:
+    ms = round(t * 1000)
+    return f"{ms // 3_600_000:02d}:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"
+
+
+class _TextTrack:
+    """Cues as a text track, read through FFmpeg's SRT demuxer (the track must be declared
+    before the first video packet is written, and filled afterwards)."""
+
+    def __init__(self, out, cues: Sequence[tuple[float, float, str]], path: Path) -> None:
+        import av
+
+        srt = path.with_name(path.name + ".srt")
+        srt.write_text(
+            "".join(
+                f"{k + 1}\n{_srt_time(a)} --> {_srt_time(b)}\n{text}\n\n"
+                for k, (a, b, text) in enumerate(cues)
+            )
+        )
+        self.src = av.open(str(srt))
+        srt.unlink()
+        self.track = out.add_stream_from_template(self.src.streams[0])
+
+    def copy_into(self, out) -> None:
+        with self.src:
+            for packet in self.src.demux(self.src.streams[0]):
+                if packet.size:
+                    packet.stream = self.track
+                    out.mux(packet)
