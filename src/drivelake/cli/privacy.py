@@ -36,10 +36,10 @@ def anonymize(
     )
     if is_image(input):
         regions = anonymize_image(input, output, anonymizer)
-        stderr.print(f"{output}: {regions} regions redacted")
+        stderr.print(f"{output}: {regions} regions redacted", soft_wrap=True)
     else:
         frames = anonymize_video(input, output, anonymizer, keep_audio=keep_audio)
-        stderr.print(f"{output}: {frames} frames anonymised")
+        stderr.print(f"{output}: {frames} frames anonymised", soft_wrap=True)
 
 
 def _egoblur(path: Path, label: str):

@@ -7,10 +7,13 @@ the key cannot predict or undo it.
 
 Why the trim is randomised: if every drive loses the samples within a fixed R of its first and last
 points, the first kept samples of many drives from one home lie on a circle of radius R around it,
-and fitting a circle recovers the home. Here each drive's trim is a circle whose radius is drawn
-from ``[min_radius_m, max_radius_m]`` and whose centre is offset from the end point by a random
-vector (the end point always stays at least ``min_radius_m`` inside), so kept points scatter over
-an annulus around a moving centre and the fit no longer converges on the home.
+and fitting a circle recovers the home within metres. Making only the radius random per drive does
+not help for long: the fit averages the noise away as drives accumulate. So each trim circle is
+centred not on the end point but on a point displaced from it by a secret offset that is the same
+for every drive ending in the same place (derived from the key and the place's map cell), with a
+radius drawn per drive; the end point always stays at least ``min_radius_m`` inside. Many drives
+then recover, at best, the displaced centre, between ``max_offset_m / 2`` and ``max_offset_m`` from
+the home in an unknown direction.
 """
 
 from __future__ import annotations
@@ -93,6 +96,8 @@ def end_zones(
     drive_id: str,
     min_radius_m: float = 200.0,
     max_radius_m: float = 500.0,
+    max_offset_m: float = 250.0,
+    place_cell_deg: float = 0.005,
 ) -> list[Zone]:
     """The randomised trim zones around a drive's first and last valid point (see module doc)."""
     lat, lon = _coordinates(table)
@@ -101,14 +106,13 @@ def end_zones(
     for end, index in (("start", valid[:1]), ("end", valid[-1:])):
         if index.size == 0:
             continue
-        u = [keyed_uniform(key, "trim", drive_id, end, str(i)) for i in range(3)]
-        radius = min_radius_m + u[0] * (max_radius_m - min_radius_m)
-        shift = np.sqrt(u[1]) * (radius - min_radius_m)  # uniform over the allowed disc
-        angle = 2 * np.pi * u[2]
-        clat, clon = offset(
-            float(lat[index[0]]), float(lon[index[0]]), shift * np.cos(angle), shift * np.sin(angle)
-        )
-        zones.append(Zone(clat, clon, radius, f"{end} of {drive_id}"))
+        lat0, lon0 = float(lat[index[0]]), float(lon[index[0]])
+        place = f"{np.floor(lat0 / place_cell_deg):.0f}:{np.floor(lon0 / place_cell_deg):.0f}"
+        shift = max_offset_m * (0.5 + 0.5 * keyed_uniform(key, "place", place, "shift"))
+        angle = 2 * np.pi * keyed_uniform(key, "place", place, "angle")
+        spread = keyed_uniform(key, "trim", drive_id, end) * (max_radius_m - min_radius_m)
+        clat, clon = offset(lat0, lon0, shift * np.cos(angle), shift * np.sin(angle))
+        zones.append(Zone(clat, clon, min_radius_m + shift + spread, f"{end} of {drive_id}"))
     return zones
 
 
@@ -167,7 +171,7 @@ def cell_counts(
         f"""SELECT cell_lat, cell_lon, count(DISTINCT vehicle) AS vehicles, count(*) AS samples
             FROM points WHERE NOT isnan(cell_lat) AND NOT isnan(cell_lon)
             GROUP BY ALL HAVING count(DISTINCT vehicle) >= {int(k)} ORDER BY ALL"""
-    ).arrow()
+    ).to_arrow_table()
 
 
 @dataclass(frozen=True)

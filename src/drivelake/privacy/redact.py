@@ -21,7 +21,7 @@ class Mode(StrEnum):
 
 
 def redact(
-    image: np.ndarray, boxes: Iterable[Box], mode: Mode | str = Mode.blur, blocks: int = 6
+    image: np.ndarray, boxes: Iterable[Box], mode: Mode | str = Mode.blur, blocks: int = 4
 ) -> np.ndarray:
     """A copy of ``image`` (HxWxC uint8) with every box blurred or pixelated."""
     import cv2
