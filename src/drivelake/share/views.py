@@ -87,8 +87,7 @@ class LakeView:
         return self.limit(self.lake.drives())
 
     def drive(self, drive_id: str) -> dict[str, Any]:
-        drive_id = self.drive_id(drive_id)
-        return self.drives().filter(pc.field("drive_id") == drive_id).to_pylist()[0]
+        return {k: v for k, v in self.lake.drive(drive_id).items() if self.allowed(k)}
 
     def signals(
         self, drive_id: str, streams: list[str] | None = None, max_points: int = DEFAULT_MAX_POINTS
@@ -166,6 +165,10 @@ class PartnerView(LakeView):
         pairs = zip(table["drive_id"].to_pylist(), table["vehicle_id"].to_pylist(), strict=True)
         vehicles = pa.array([self._pseudonym(d, v) for d, v in pairs], pa.string())
         return self.limit(table.append_column("vehicle", vehicles))
+
+    def drive(self, drive_id: str) -> dict[str, Any]:
+        drive_id = self.drive_id(drive_id)
+        return self.drives().filter(pc.field("drive_id") == drive_id).to_pylist()[0]
 
     def _pseudonym(self, drive_id: str, vehicle_id: str | None) -> str:
         return sign(self._secret, f"{self.share.share_id}|{vehicle_id}|{drive_id}".encode())[:16]
