@@ -57,7 +57,9 @@ def test_trip21_detects_labelled_aggressive_events(lake):
     scores = evaluate(events(lake).to_pylist(), read_truth(folder / "groundTruth.csv"))
     assert scores["harsh_brake"]["recall"] == 1.0
     assert scores["all"]["recall"] >= 0.85
-    assert scores["all"]["f1"] >= 0.65  # measured 0.68; the target 0.9 is not yet met
+    assert scores["harsh_lane_change"]["recall"] == 1.0
+    assert scores["harsh_lane_change"]["fp"] <= 1  # out-and-back is one lane change, not two
+    assert scores["all"]["f1"] >= 0.75  # measured 0.78; the target 0.9 is not yet met
 
 
 def test_comma_longitudinal_accel_agrees_with_can_speed(lake):

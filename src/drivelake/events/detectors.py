@@ -128,6 +128,36 @@ def lateral(m: Motion, cfg: dict) -> list[Candidate]:
         strong = np.count_nonzero(sign * y[s:e] >= turn)
         if abs(turned) >= cfg["turn_min_heading_deg"] and strong >= min_len and _real(m, s, e):
             out.append(Candidate("harsh_turn", s, e, peak, "m/s^2", turn, _side(np.sign(turned))))
+    return _merge_double_lane_changes(out, y, int(cfg["double_lane_change_gap_s"] * m.rate_hz))
+
+
+def _merge_double_lane_changes(cands: list[Candidate], y: np.ndarray, gap: int) -> list[Candidate]:
+    """A lane change followed within ``gap`` samples by one to the other side is ONE manoeuvre.
+
+    Out-and-back (a swerve, ISO 3888's double lane change, or positioning in one lane before a
+    change to the other) is one event, not two: it spans both halves and takes the direction of
+    the harsher half, judged by its mean-square lateral acceleration (the energy of the
+    manoeuvre, less sensitive to a single sample than the peak).
+    """
+    out: list[Candidate] = []
+    merged: list[bool] = []
+    for c in sorted(cands, key=lambda c: c.i0):
+        prev = out[-1] if out else None
+        if (
+            prev is not None
+            and not merged[-1]
+            and c.type == prev.type == "harsh_lane_change"
+            and c.direction != prev.direction
+            and c.i0 - prev.i1 <= gap
+        ):
+            harsh = max(prev, c, key=lambda k: float(np.nanmean(y[k.i0 : k.i1] ** 2)))
+            out[-1] = Candidate(
+                c.type, prev.i0, c.i1, max(prev.peak, c.peak), c.unit, c.threshold, harsh.direction
+            )
+            merged[-1] = True
+            continue
+        out.append(c)
+        merged.append(False)
     return out
 
 
