@@ -14,6 +14,7 @@ from types import ModuleType
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 
 @cache
@@ -27,7 +28,7 @@ def _privacy(module: str, function: str) -> ModuleType | None:
 
 
 def zones_available() -> bool:
-    return _privacy("location", "apply_zones") is not None
+    return _privacy("location", "end_zones") is not None
 
 
 def frames_available() -> bool:
@@ -35,10 +36,20 @@ def frames_available() -> bool:
 
 
 def apply_zones(signals: pa.Table, drive: dict[str, Any], secret: bytes) -> pa.Table:
-    """Drop a drive's samples inside privacy zones (its randomised ends, configured places)."""
-    location = _privacy("location", "apply_zones")
+    """Drop a drive's located samples inside its randomised end zones; keep unlocated ones.
+
+    The zones come from the drive's located samples (GNSS, pose); rows without coordinates
+    (IMU, CAN) say nothing about where the vehicle was and stay.
+    """
+    location = _privacy("location", "end_zones")
     assert location is not None, "check zones_available() first"
-    return location.apply_zones(signals, drive, secret)
+    located = pc.is_valid(signals["lat"])
+    fixes = signals.filter(located)
+    zones = location.end_zones(fixes, secret, drive["drive_id"])
+    kept = pa.concat_tables(
+        [signals.filter(pc.invert(located)), location.outside_zones(fixes, zones)]
+    )
+    return kept.sort_by([("stream", "ascending"), ("t_ns", "ascending")])
 
 
 def redact_jpeg(jpeg: bytes, levels: list[str]) -> bytes:
