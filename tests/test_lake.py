@@ -66,7 +66,7 @@ def test_sql_sees_tables_and_only_committed_samples(lake, tmp_path):
     n = lake.sql("SELECT count(*) AS n FROM signals WHERE stream = 'accel'").to_pylist()[0]["n"]
     assert n == 100 + 101 + 102
     # an orphan (samples of an ingest that never committed) is invisible to SQL and the API
-    orphan = lake.signals(lake.drives().column("drive_id")[0].as_py()).slice(0, 5)
+    orphan = lake.dataset("signals").head(5)
     orphan = orphan.set_column(1, "ingest_id", pa.array(["elsewhere:1:1:x"] * 5))
     lake.append("signals", orphan)
     n2 = lake.sql("SELECT count(*) AS n FROM signals WHERE stream = 'accel'").to_pylist()[0]["n"]

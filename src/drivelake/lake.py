@@ -199,25 +199,28 @@ class Lake:
         streams: Iterable[str] | None = None,
         columns: Sequence[str] | None = None,
     ) -> pa.Table:
-        """A drive's samples, sorted by stream then time.
+        """A drive's samples, sorted by stream then time: ``stream``, ``t_ns`` and channels.
 
-        ``columns`` limits the channel columns read (``stream`` and ``t_ns`` always come).
+        Without ``columns``, the channels meaningful for the streams read come (a drive with
+        only IMU data does not pay for the empty GNSS and CAN columns).
         """
         drive = self.drives(
             where=f"drive_id = '{_quote(self.resolve_drive_id(drive_id))}'",
-            columns=["drive_id", "ingest_id"],
+            columns=["drive_id", "ingest_id", "streams"],
         ).to_pylist()[0]
+        wanted = list(streams) if streams is not None else drive["streams"]
+        if columns is None:
+            meaningful = {c for s in wanted for c in schema.STREAM_CHANNELS.get(s, schema.CHANNELS)}
+            columns = [c for c in schema.CHANNELS if c in meaningful]
+        cols = ["stream", "t_ns", *[c for c in columns if c not in ("stream", "t_ns")]]
         ds = self.dataset("signals")
-        cols = None
-        if columns is not None:
-            cols = ["stream", "t_ns", *[c for c in columns if c not in ("stream", "t_ns")]]
         if ds is None:
-            return schema.SIGNALS.empty_table().select(cols or schema.SIGNALS.names)
+            return schema.SIGNALS.empty_table().select(cols)
         predicate = (
             f"drive_id = '{_quote(drive['drive_id'])}' AND ingest_id = '{drive['ingest_id']}'"
         )
         if streams is not None:
-            names = ", ".join(f"'{_quote(s)}'" for s in streams)
+            names = ", ".join(f"'{_quote(s)}'" for s in wanted)
             predicate += f" AND stream IN ({names})"
         return ds.to_table(filter=predicate, columns=cols)
 

@@ -95,7 +95,7 @@ class LakeView:
         """A drive's samples (``t_s`` from its start), at most ``max_points`` per stream."""
         drive = self.lake.drive(self.drive_id(drive_id))
         table = self.lake.signals(drive["drive_id"], streams=streams)
-        table = self._clean_signals(table.drop_columns(["drive_id", "ingest_id"]), drive)
+        table = self._clean_signals(table, drive)
         table = drop_empty(self.limit(relative_time(table, drive["start_ns"])))
         return downsample(table, max_points)
 
