@@ -127,3 +127,18 @@ def test_cli_anonymize_image(tmp_path):
     assert not np.array_equal(out, skimage_data.astronaut())
     bad = subprocess.run([*cli, "--mode", "smudge"], capture_output=True, text=True)
     assert bad.returncode != 0 and "blur or pixelate" in bad.stderr
+
+
+def test_anonymize_jpeg_for_shares():
+    import io
+
+    from PIL import Image
+
+    from drivelake.privacy.anonymize import anonymize_jpeg
+
+    buffer = io.BytesIO()
+    Image.fromarray(skimage_data.astronaut()).save(buffer, format="JPEG")
+    out = np.asarray(Image.open(io.BytesIO(anonymize_jpeg(buffer.getvalue(), ["faces"]))))
+    x0, y0, x1, y1 = ASTRONAUT_FACE.pixels()
+    detail = lambda a: np.abs(np.diff(a[y0:y1, x0:x1].astype(float), axis=1)).mean()  # noqa: E731
+    assert detail(out) < 0.3 * detail(skimage_data.astronaut())
