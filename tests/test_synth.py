@@ -9,7 +9,7 @@ import pytest
 
 from drivelake.ingest.base import ReadOptions
 from drivelake.ingest.tabular import CSV_READER
-from drivelake.synth import HARSH_TYPES, G, generate_fleet, read_truth, synth_drive
+from drivelake.synth import HARSH_TYPES, FleetManifest, G, generate_fleet, read_truth, synth_drive
 
 
 @pytest.fixture(scope="module")
@@ -128,3 +128,5 @@ def test_csv_is_read_by_the_generic_reader(tmp_path):
     assert np.nanmax(gnss.channels["speed_mps"]) < 30  # km/h converted to m/s
     truth = read_truth(tmp_path / entry["truth"])
     assert truth == manifest.truth(entry["file"]) and truth
+    loaded = FleetManifest.load(tmp_path)
+    assert loaded.to_json() == manifest.to_json() and loaded.vehicles == manifest.vehicles

@@ -73,20 +73,7 @@ THRESHOLDS: dict[str, tuple[float, float]] = {
     "normal_curve": (0.05 * G, 0.12 * G),
 }
 
-CSV_COLUMNS = (
-    "timestamp",
-    "lat",
-    "lon",
-    "speed_kmh",
-    "heading_deg",
-    "acc_x",
-    "acc_y",
-    "acc_z",
-    "gyro_x",
-    "gyro_y",
-    "gyro_z",
-)
-#: Decimals written per CSV column: what a typical telematics export keeps.
+#: The CSV's columns and the decimals written for each: what a typical telematics export keeps.
 CSV_DECIMALS = {"timestamp": 3, "lat": 7, "lon": 7, "speed_kmh": 2, "heading_deg": 1}
 CSV_DECIMALS.update({f"acc_{a}": 4 for a in "xyz"} | {f"gyro_{a}": 5 for a in "xyz"})
 
@@ -196,22 +183,22 @@ class SynthDrive:
         mask = np.ones(n, dtype=bool)
         mask[self.gps_index] = False
 
-        def sparse(values: np.ndarray, decimals: int) -> pa.Array:
+        def sparse(name: str, values: np.ndarray) -> pa.Array:
             full = np.zeros(n)
-            full[self.gps_index] = np.round(values, decimals)
+            full[self.gps_index] = np.round(values, CSV_DECIMALS[name])
             return pa.array(full, pa.float64(), mask=mask)
 
         columns = {
             "timestamp": _fixed_decimals(self.start_epoch_s + self.t_s, CSV_DECIMALS["timestamp"]),
-            "lat": sparse(self.lat, CSV_DECIMALS["lat"]),
-            "lon": sparse(self.lon, CSV_DECIMALS["lon"]),
-            "speed_kmh": sparse(self.gps_speed_mps * 3.6, CSV_DECIMALS["speed_kmh"]),
-            "heading_deg": sparse(self.course_deg, CSV_DECIMALS["heading_deg"]),
+            "lat": sparse("lat", self.lat),
+            "lon": sparse("lon", self.lon),
+            "speed_kmh": sparse("speed_kmh", self.gps_speed_mps * 3.6),
+            "heading_deg": sparse("heading_deg", self.course_deg),
         }
-        for i, axis in enumerate("xyz"):
-            columns[f"acc_{axis}"] = pa.array(np.round(self.acc[:, i], 4))
-        for i, axis in enumerate("xyz"):
-            columns[f"gyro_{axis}"] = pa.array(np.round(self.gyro[:, i], 5))
+        for prefix, values in (("acc", self.acc), ("gyro", self.gyro)):
+            for i, axis in enumerate("xyz"):
+                name = f"{prefix}_{axis}"
+                columns[name] = pa.array(np.round(values[:, i], CSV_DECIMALS[name]))
         return pa.table(columns)
 
     def write_csv(self, path: str | Path) -> None:
