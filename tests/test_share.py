@@ -36,7 +36,7 @@ def test_secret_is_private_and_key_shown_once(sharing, lake):
     assert mode == 0o600
     key = sharing.create_key(partner="acme")
     stored = json.dumps([str(r) for r in lake.sql("SELECT * FROM api_keys").to_pylist()])
-    assert key.token.split("_")[2] not in stored and key.key_id in stored
+    assert key.token.split("_", 2)[2] not in stored and key.key_id in stored
     assert sharing.authenticate(key.token).partner == "acme"
     sharing.revoke_key(key.key_id)
     with pytest.raises(AccessError, match="revoked"):
