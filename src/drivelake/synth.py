@@ -468,11 +468,14 @@ def synth_drive(
 
     vib = kind.vibration * np.minimum(0.1 + v / 15.0, 1.5)[:, None] * rng.standard_normal((n, 3))
     vib[:, :2] /= 3
-    specific_force = np.column_stack([a_lon, a_lat, az + G]) + vib
-    mount = vehicle.mount_matrix
-    acc = specific_force @ mount + np.asarray(vehicle.accel_bias) + rng.normal(0, 0.03, (n, 3))
-    angular = np.column_stack([np.zeros(n), np.zeros(n), r])
-    gyro = angular @ mount + np.asarray(vehicle.gyro_bias) + rng.normal(0, 0.003, (n, 3))
+    mount = vehicle.mount_matrix  # device = vehicle @ R, row by row (R maps device to vehicle)
+    acc = (
+        (a_lon + vib[:, 0])[:, None] * mount[0]
+        + (a_lat + vib[:, 1])[:, None] * mount[1]
+        + (az + G + vib[:, 2])[:, None] * mount[2]
+    )
+    acc += np.asarray(vehicle.accel_bias) + rng.normal(0, 0.03, (n, 3))
+    gyro = r[:, None] * mount[2] + np.asarray(vehicle.gyro_bias) + rng.normal(0, 0.003, (n, 3))
 
     grid = np.radians(rng.uniform(0, 90))  # the city grid's orientation
     heading = grid + rng.integers(0, 4) * np.pi / 2 + np.cumsum(r) * dt
