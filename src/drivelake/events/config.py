@@ -16,7 +16,7 @@ from typing import Any
 
 from drivelake.errors import InputError
 
-DETECTOR_VERSION = "1.0"
+DETECTOR_VERSION = "1.1"
 VEHICLE_CLASSES = ("car", "van", "truck")
 
 
