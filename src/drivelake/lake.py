@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     import duckdb
     import lance
 
-    from drivelake.ingest import IngestReport, IngestResult
+    from drivelake.ingest import IngestOptions, IngestReport, IngestResult
 
 DEFAULT_LAKE = "./drivelake-lake"
 
@@ -96,27 +96,39 @@ class Lake:
         return sorted(p.name[: -len(".lance")] for p in Path(self.uri).glob("*.lance"))
 
     def append(self, name: str, data: pa.Table, *, message: str = "") -> int:
-        """Append rows to a table (creating it with its schema first) as one new version."""
-        import lance
+        """Append rows to a table as one new version, creating the table first if needed.
 
+        Creation happens under the commit lock: two writers racing to create a table would
+        otherwise each write a first version, and one of them would be lost.
+        """
         target = schema.TABLES.get(name, data.schema)
         data = data.select(target.names).cast(target) if name in schema.TABLES else data
-        for attempt in range(5):
-            try:
-                ds = lance.write_dataset(
-                    data,
-                    self.table_uri(name),
-                    schema=target,
-                    mode="append",
-                    max_rows_per_file=4 << 20,
-                    transaction_properties={"message": message} if message else None,
-                )
-                return ds.version
-            except OSError as exc:  # racing first writers of a new table
-                if attempt == 4 or "exist" not in str(exc).lower():
-                    raise StoreError(f"{self.table_uri(name)}: write failed: {exc}") from exc
-                time.sleep(0.05 * (attempt + 1))
-        raise AssertionError("unreachable")
+        if self.dataset(name) is None:
+            with self._commit_lock(name):
+                if self.dataset(name) is None:
+                    return self._write(name, data, target, "create", message)
+        return self._write(name, data, target, "append", message)
+
+    def _write(self, name: str, data: pa.Table, target: pa.Schema, mode: str, message: str) -> int:
+        import lance
+
+        try:
+            ds = lance.write_dataset(
+                data,
+                self.table_uri(name),
+                schema=target,
+                mode=mode,
+                max_rows_per_file=4 << 20,
+                transaction_properties={"message": message} if message else None,
+            )
+        except OSError as exc:
+            raise StoreError(f"{self.table_uri(name)}: write failed: {exc}") from exc
+        return ds.version
+
+    def _create_if_missing(self, name: str, target: pa.Schema) -> None:
+        """Write a table's empty first version; callers hold the commit lock."""
+        if self.dataset(name) is None:
+            self._write(name, target.empty_table(), target, "create", f"create {name}")
 
     def insert_new(self, name: str, data: pa.Table, key: str, *, message: str = "") -> int:
         """Insert rows whose ``key`` is not in the table yet; return how many were inserted.
@@ -127,10 +139,8 @@ class Lake:
         """
         data = data.select(schema.TABLES[name].names).cast(schema.TABLES[name])
         with self._commit_lock(name):
+            self._create_if_missing(name, schema.TABLES[name])
             ds = self.dataset(name)
-            if ds is None:
-                self.append(name, data, message=message)
-                return data.num_rows
             if "://" not in self.uri:
                 keys = data.column(key).to_pylist()
                 listed = ", ".join(f"'{_quote(k)}'" for k in keys)
@@ -349,33 +359,21 @@ class Lake:
     def ingest(
         self,
         paths: Sequence[str | os.PathLike[str]],
+        options: IngestOptions | None = None,
         *,
-        vehicle_id: str | None = None,
-        format: str | None = None,
-        jobs: int = 1,
-        engine: str = "local",
-        max_gap_s: float = 300.0,
-        column_map: dict[str, str] | None = None,
-        units: dict[str, str] | None = None,
         on_result: Callable[[IngestResult], None] | None = None,
         on_discovered: Callable[[int], None] | None = None,
+        **fields: Any,
     ) -> IngestReport:
-        """Ingest files and folders; see :func:`drivelake.ingest.ingest_paths`."""
-        from drivelake.ingest import ingest_paths
+        """Ingest files and folders; see :class:`drivelake.ingest.IngestOptions`.
 
-        return ingest_paths(
-            self,
-            paths,
-            vehicle_id=vehicle_id,
-            format=format,
-            jobs=jobs,
-            engine=engine,
-            max_gap_s=max_gap_s,
-            column_map=column_map or {},
-            units=units or {},
-            on_result=on_result,
-            on_discovered=on_discovered,
-        )
+        Options come as an object or as its fields: ``lake.ingest(paths, vehicle_id="van-17",
+        jobs=2)``.
+        """
+        from drivelake.ingest import IngestOptions, ingest_paths
+
+        options = options or IngestOptions(**fields)
+        return ingest_paths(self, paths, options, on_result=on_result, on_discovered=on_discovered)
 
     def sweep_orphans(self) -> int:
         """Delete sample rows of ingests that never committed and whose writer is gone."""

@@ -9,6 +9,7 @@ import typer
 
 from drivelake.cli.core import get_lake
 from drivelake.cli.output import fail, stderr
+from drivelake.ingest import IngestOptions
 
 
 def _pairs(values: list[str], what: str) -> dict[str, str]:
@@ -69,8 +70,7 @@ def ingest(
             for repair in result.repairs:
                 stderr.print(f"[yellow]repaired[/yellow] {result.source}: {repair}", soft_wrap=True)
 
-        report = lake.ingest(
-            paths,
+        options = IngestOptions(
             vehicle_id=vehicle,
             format=fmt,
             jobs=jobs,
@@ -78,9 +78,8 @@ def ingest(
             max_gap_s=gap,
             column_map=columns,
             units=units,
-            on_result=done,
-            on_discovered=discovered,
         )
+        report = lake.ingest(paths, options, on_result=done, on_discovered=discovered)
     ingested, present = report.count("ingested"), report.count("already present")
     failed, skipped = report.count("failed"), report.count("skipped")
     stderr.print(

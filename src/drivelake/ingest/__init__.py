@@ -37,7 +37,7 @@ from drivelake.ingest.discover import Source, discover
 if TYPE_CHECKING:
     from drivelake.lake import Lake
 
-__all__ = ["IngestReport", "IngestResult", "ingest_paths", "read_source"]
+__all__ = ["IngestOptions", "IngestReport", "IngestResult", "ingest_paths", "read_source"]
 
 
 @dataclass
@@ -90,25 +90,35 @@ def read_source(source: Source, options: ReadOptions) -> Recording:
     return rec
 
 
+@dataclass(frozen=True)
+class IngestOptions:
+    """How to ingest: the one options object the API, the CLI and the engine tasks share."""
+
+    vehicle_id: str | None = None
+    #: force a reader by name (else each source's format is detected)
+    format: str | None = None
+    jobs: int = 1
+    engine: str = "local"
+    #: split a recording into drives wherever no stream has a sample for this long
+    max_gap_s: float = 300.0
+    column_map: dict[str, str] = field(default_factory=dict)
+    units: dict[str, str] = field(default_factory=dict)
+
+
 def ingest_paths(
     lake: Lake,
     paths: Sequence[str | os.PathLike[str]],
+    options: IngestOptions | None = None,
     *,
-    vehicle_id: str | None = None,
-    format: str | None = None,
-    jobs: int = 1,
-    engine: str = "local",
-    max_gap_s: float = 300.0,
-    column_map: dict[str, str] | None = None,
-    units: dict[str, str] | None = None,
     on_result: Callable[[IngestResult], None] | None = None,
     on_discovered: Callable[[int], None] | None = None,
 ) -> IngestReport:
     """Ingest every source found under ``paths`` into ``lake``.
 
-    Formats are detected per source (``format`` forces one). Sources run in parallel on the
-    chosen engine; the report lists every drive ingested, already present or failed.
+    Formats are detected per source (``options.format`` forces one). Sources run in parallel on
+    the chosen engine; the report lists every drive ingested, already present or failed.
     """
+    options = options or IngestOptions()
     lake.sweep_orphans()
     report = IngestReport()
 
@@ -117,17 +127,16 @@ def ingest_paths(
         if on_result:
             on_result(result)
 
-    sources, problems = discover([Path(p) for p in paths], format=format)
+    sources, problems = discover([Path(p) for p in paths], format=options.format)
     if on_discovered:
         on_discovered(len(sources) + len(problems))
     for problem in problems:
         emit(IngestResult(problem.path, problem.status, message=problem.message))
-    options = ReadOptions(vehicle_id=vehicle_id, column_map=column_map or {}, units=units or {})
-    tasks = [_Task(lake.uri, s, options, max_gap_s) for s in sources]
-    if jobs > 1 and len(tasks) > 1 and lake.dataset("signals") is None:
-        # parallel first writes to a missing table each create it: all but one would be lost
-        lake.append("signals", schema.SIGNALS.empty_table(), message="create signals")
-    for _, results in get_engine(engine, jobs=jobs).map(_ingest_task, tasks):
+    read = ReadOptions(
+        vehicle_id=options.vehicle_id, column_map=options.column_map, units=options.units
+    )
+    tasks = [_Task(lake.uri, s, read, options.max_gap_s) for s in sources]
+    for _, results in get_engine(options.engine, jobs=options.jobs).map(_ingest_task, tasks):
         for result in results:
             emit(result)
     if report.count("ingested"):
