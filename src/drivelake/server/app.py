@@ -18,6 +18,7 @@ import drivelake
 from drivelake.server import errors
 from drivelake.server.audit import AuditRequests
 from drivelake.server.limits import BodyLimit, RateLimit
+from drivelake.server.routes import app as app_routes
 from drivelake.server.routes import lake as lake_routes
 from drivelake.server.routes import sharing as sharing_routes
 from drivelake.share import Sharing
@@ -50,6 +51,7 @@ def create_app(lake: Lake, config: ServerConfig | None = None) -> FastAPI:
     errors.install(app)
     app.include_router(lake_routes.router)
     app.include_router(sharing_routes.router)
+    app.include_router(app_routes.router)
     if config.static_dir is not None and config.static_dir.is_dir():
         from fastapi.staticfiles import StaticFiles
 

@@ -1,0 +1,259 @@
+"""The fleet at a glance, aggregated on the server so the web app never draws 100,000 markers.
+
+:class:`FleetIndex` keeps the drives and the events of the latest detector runs in memory as
+numpy columns, reloaded only when one of their tables gets a new version. A request filters them
+(time range, vehicle, event type, severity, map viewport) and clusters the events into a grid of
+screen cells at the map's zoom level (Web Mercator pixels, as the map draws them): each cell
+carries its count, its centre of mass and its counts per type, and small cells list their events
+so a click can open one. Drive positions are aggregated the same way for the density layer;
+simplified GNSS tracks are sent only when few drives are in view.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from drivelake.lake import Lake
+
+#: Events a cell lists individually (a click on a small cluster offers them in a popup).
+LISTED = 12
+#: Above this many drives in view the map shows their density instead of their tracks.
+MAX_TRACKS = 300
+#: Points per simplified track.
+TRACK_POINTS = 400
+_TABLES = ("drives", "events", "event_runs")
+_BOX = ("min_lat", "min_lon", "max_lat", "max_lon")
+
+
+@dataclass(frozen=True)
+class FleetFilter:
+    """What the fleet page asks for; every field is optional."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+    vehicles: tuple[str, ...] = ()
+    types: tuple[str, ...] = ()
+    severities: tuple[str, ...] = ()
+    bbox: tuple[float, float, float, float] | None = None  # south, west, north, east
+
+
+def _pixels(lat: np.ndarray, lon: np.ndarray, zoom: int) -> tuple[np.ndarray, np.ndarray]:
+    """Web Mercator pixel coordinates at ``zoom`` (256-pixel tiles, as Leaflet uses)."""
+    scale = 256.0 * 2.0**zoom
+    rad = np.radians(np.clip(lat, -85.05, 85.05))
+    x = (lon + 180.0) / 360.0 * scale
+    y = (1.0 - np.log(np.tan(rad) + 1.0 / np.cos(rad)) / np.pi) / 2.0 * scale
+    return x, y
+
+
+def grid(lat: np.ndarray, lon: np.ndarray, zoom: int, cell_px: int):
+    """Group points into screen cells: (inverse index per point, number of cells)."""
+    x, y = _pixels(lat, lon, zoom)
+    key = (np.floor(x / cell_px).astype(np.int64) << 32) + np.floor(y / cell_px).astype(np.int64)
+    _, inverse = np.unique(key, return_inverse=True)
+    return inverse, int(inverse.max()) + 1 if len(inverse) else 0
+
+
+def _ns(when: datetime | None, default: int) -> int:
+    return int(when.timestamp() * 1e9) if when is not None else default
+
+
+class FleetIndex:
+    """Drives and events in memory, refreshed when the lake's tables change."""
+
+    def __init__(self, lake: Lake) -> None:
+        self.lake = lake
+        self._lock = threading.Lock()
+        self._versions: tuple[int | None, ...] | None = None
+        self._tracks: dict[str, tuple[str, list[list[float]]]] = {}
+        self.drives: dict[str, np.ndarray] = {}
+        self.events: dict[str, np.ndarray] = {}
+
+    def refresh(self) -> None:
+        """Reload drives and events if any of their tables has a new version."""
+        versions = tuple(
+            ds.version if (ds := self.lake.dataset(name)) is not None else None for name in _TABLES
+        )
+        with self._lock:
+            if versions == self._versions:
+                return
+            self._load()
+            self._versions = versions
+
+    def _load(self) -> None:
+        from drivelake.events import events
+
+        cols = ["drive_id", "vehicle_id", "ingest_id", "start_utc", "duration_s", "distance_m"]
+        table = self.lake.drives(columns=[*cols, *_BOX])
+        d = {c: table[c].to_numpy(zero_copy_only=False) for c in cols[:3]}
+        d["start_ns"] = table["start_utc"].cast("int64").fill_null(0).to_numpy()
+        d["duration_s"] = table["duration_s"].fill_null(0.0).to_numpy()
+        d["distance_m"] = table["distance_m"].fill_null(0.0).to_numpy()
+        d["vehicle_id"] = np.array([v or "" for v in d["vehicle_id"]], dtype=object)
+        box = {c: table[c].fill_null(np.nan).to_numpy() for c in _BOX}
+        d["lat"] = (box["min_lat"] + box["max_lat"]) / 2
+        d["lon"] = (box["min_lon"] + box["max_lon"]) / 2
+        self.drives = d
+        ev = events(self.lake)
+        vehicle_of = dict(zip(d["drive_id"], d["vehicle_id"], strict=True))
+        e = {
+            c: ev[c].to_numpy(zero_copy_only=False)
+            for c in ("event_id", "drive_id", "type", "severity")
+        }
+        for c in ("start_s", "end_s", "lat", "lon", "peak"):
+            e[c] = ev[c].fill_null(np.nan).to_numpy()
+        e["t_ns"] = ev["start_utc_ns"].fill_null(0).to_numpy()
+        e["unit"] = ev["unit"].to_numpy(zero_copy_only=False)
+        e["vehicle_id"] = np.array([vehicle_of.get(i, "") for i in e["drive_id"]], dtype=object)
+        self.events = e
+
+    # ------------------------------------------------------------------ queries
+
+    def _drive_mask(self, f: FleetFilter) -> np.ndarray:
+        d = self.drives
+        start, end = d["start_ns"], d["start_ns"] + (d["duration_s"] * 1e9).astype(np.int64)
+        mask = (end >= _ns(f.start, -(2**62))) & (start <= _ns(f.end, 2**62))
+        if f.vehicles:
+            mask &= np.isin(d["vehicle_id"], f.vehicles)
+        return mask
+
+    def _event_mask(self, f: FleetFilter) -> np.ndarray:
+        e = self.events
+        mask = (e["t_ns"] >= _ns(f.start, -(2**62))) & (e["t_ns"] <= _ns(f.end, 2**62))
+        for column, wanted in (("vehicle_id", f.vehicles), ("type", f.types)):
+            if wanted:
+                mask &= np.isin(e[column], wanted)
+        if f.severities:
+            mask &= np.isin(e["severity"], f.severities)
+        return mask
+
+    @staticmethod
+    def _in_box(lat: np.ndarray, lon: np.ndarray, bbox) -> np.ndarray:
+        if bbox is None:
+            return np.isfinite(lat) & np.isfinite(lon)
+        south, west, north, east = bbox
+        return (lat >= south) & (lat <= north) & (lon >= west) & (lon <= east)
+
+    def summary(self, f: FleetFilter, zoom: int, cell_px: int = 56) -> dict[str, Any]:
+        """Counts, histogram, event clusters and drive density for the map at ``zoom``."""
+        self.refresh()
+        d, e = self.drives, self.events
+        dmask, emask = self._drive_mask(f), self._event_mask(f)
+        types, counts = np.unique(e["type"][emask].astype(str), return_counts=True)
+        located = dmask & np.isfinite(d["lat"])
+        bounds = None
+        if located.any():
+            bounds = [
+                [float(np.nanmin(d["lat"][located])), float(np.nanmin(d["lon"][located]))],
+                [float(np.nanmax(d["lat"][located])), float(np.nanmax(d["lon"][located]))],
+            ]
+        in_view = emask & self._in_box(e["lat"], e["lon"], f.bbox)
+        drives_in_view = dmask & self._in_box(d["lat"], d["lon"], f.bbox)
+        return {
+            "drives": int(dmask.sum()),
+            "events": int(emask.sum()),
+            "by_type": dict(zip(types.tolist(), counts.tolist(), strict=True)),
+            "vehicles": sorted({v for v in d["vehicle_id"] if v}),
+            "types": sorted({str(t) for t in e["type"]}),
+            "severities": sorted({str(s) for s in e["severity"] if s}),
+            "bounds": bounds,
+            "zoom": zoom,
+            "clusters": self._clusters(np.flatnonzero(in_view), zoom, cell_px),
+            "density": self._density(np.flatnonzero(drives_in_view), zoom, cell_px // 2),
+            "drives_in_view": int(drives_in_view.sum()),
+        }
+
+    def _clusters(self, idx: np.ndarray, zoom: int, cell_px: int) -> list[dict[str, Any]]:
+        e = self.events
+        if not len(idx):
+            return []
+        lat, lon = e["lat"][idx], e["lon"][idx]
+        inverse, n = grid(lat, lon, zoom, cell_px)
+        count = np.bincount(inverse, minlength=n)
+        clat = np.bincount(inverse, lat, n) / count
+        clon = np.bincount(inverse, lon, n) / count
+        names, codes = np.unique(e["type"][idx].astype(str), return_inverse=True)
+        per_type = np.bincount(inverse * len(names) + codes, minlength=n * len(names))
+        per_type = per_type.reshape(n, len(names))
+        order = np.argsort(inverse, kind="stable")
+        starts = np.concatenate([[0], np.cumsum(count)])
+        out = []
+        for c in range(n):
+            cell = {
+                "lat": round(float(clat[c]), 6),
+                "lon": round(float(clon[c]), 6),
+                "n": int(count[c]),
+                "types": {names[k]: int(v) for k, v in enumerate(per_type[c]) if v},
+            }
+            if count[c] <= LISTED:
+                cell["events"] = [self._event(i) for i in idx[order[starts[c] : starts[c + 1]]]]
+            out.append(cell)
+        return out
+
+    def _event(self, i: int) -> dict[str, Any]:
+        e = self.events
+        peak = e["peak"][i]
+        return {
+            "event_id": e["event_id"][i],
+            "drive_id": e["drive_id"][i],
+            "type": e["type"][i],
+            "severity": e["severity"][i],
+            "start_s": round(float(e["start_s"][i]), 3),
+            "peak": None if np.isnan(peak) else round(float(peak), 3),
+            "unit": e["unit"][i],
+            "vehicle_id": e["vehicle_id"][i],
+        }
+
+    def _density(self, idx: np.ndarray, zoom: int, cell_px: int) -> list[list[float]]:
+        """Drives per screen cell as ``[lat, lon, count]`` (the density layer)."""
+        d = self.drives
+        if not len(idx):
+            return []
+        lat, lon = d["lat"][idx], d["lon"][idx]
+        inverse, n = grid(lat, lon, zoom, cell_px)
+        count = np.bincount(inverse, minlength=n)
+        clat, clon = np.bincount(inverse, lat, n) / count, np.bincount(inverse, lon, n) / count
+        return [
+            [round(float(a), 5), round(float(b), 5), int(c)]
+            for a, b, c in zip(clat, clon, count, strict=True)
+        ]
+
+    def tracks(self, f: FleetFilter) -> dict[str, Any]:
+        """Simplified tracks of the drives in view, or only their number when there are many."""
+        self.refresh()
+        d = self.drives
+        idx = np.flatnonzero(self._drive_mask(f) & self._in_box(d["lat"], d["lon"], f.bbox))
+        if len(idx) > MAX_TRACKS:
+            return {"drives_in_view": len(idx), "tracks": None}
+        wanted = {d["drive_id"][i]: d["ingest_id"][i] for i in idx}
+        self._load_tracks({k: v for k, v in wanted.items() if self._tracks.get(k, ("",))[0] != v})
+        tracks = [
+            {"drive_id": k, "vehicle_id": d["vehicle_id"][i], "points": self._tracks[k][1]}
+            for i in idx
+            if (k := d["drive_id"][i]) in self._tracks and self._tracks[k][1]
+        ]
+        return {"drives_in_view": len(idx), "tracks": tracks}
+
+    def _load_tracks(self, ingest_ids: dict[str, str]) -> None:
+        ds = self.lake.dataset("signals")
+        if not ingest_ids or ds is None:
+            return
+        listed = ", ".join(f"'{i}'" for i in ingest_ids.values())
+        table = ds.to_table(
+            columns=["drive_id", "lat", "lon"],
+            filter=f"stream IN ('gnss', 'pose') AND lat IS NOT NULL AND ingest_id IN ({listed})",
+        )
+        drive = table["drive_id"].to_numpy(zero_copy_only=False)
+        lat, lon = table["lat"].to_numpy(), table["lon"].to_numpy()
+        for drive_id, ingest_id in ingest_ids.items():
+            rows = np.flatnonzero(drive == drive_id)
+            step = max(1, -(-len(rows) // TRACK_POINTS))
+            rows = rows[::step]
+            points = np.round(np.column_stack([lat[rows], lon[rows]]), 6).tolist()
+            self._tracks[drive_id] = (ingest_id, points)

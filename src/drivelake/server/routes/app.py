@@ -1,0 +1,261 @@
+"""Routes the web app needs beyond the lake API: session, fleet aggregates, video files, tags,
+frame filters. Thin: each is one call into the lake, :mod:`drivelake.server.fleet` or the video
+tables. Everything needs an admin key except ``/api/app/session`` (any key) and
+``/api/app/media/...``, whose links are signed by ``/api/app/videos/{id}/url``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import time
+from datetime import datetime
+from pathlib import Path as FilePath
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+
+from drivelake.server.auth import admin, principal
+from drivelake.server.encode import jsonable, rows
+from drivelake.server.fleet import FleetFilter, FleetIndex
+from drivelake.server.routes import ID, DriveId
+from drivelake.share import Principal
+from drivelake.share.secret import sign
+
+router = APIRouter(prefix="/api/app", tags=["web app"])
+Admin = Annotated[Principal, Depends(admin)]
+VideoId = Path(pattern=ID, description="a video id (content hash)")
+
+#: A basemap tile URL template (``https://…/{z}/{x}/{y}.png``); without one the map is plain.
+TILE_ENV = "DRIVELAKE_TILE_URL"
+_MEDIA = {"mp4": "video/mp4", "mov": "video/quicktime", "webm": "video/webm", "mkv": "video/webm"}
+#: How long a signed video link stays valid (a long drive played at once fits).
+MEDIA_TTL_S = 6 * 3600
+#: Frames closer than this (seconds) belong to one span of search results.
+SPAN_GAP_S = 2.5
+
+
+def fleet_index(request: Request) -> FleetIndex:
+    """The app's one :class:`FleetIndex`, created on first use."""
+    state = request.app.state
+    if getattr(state, "fleet", None) is None:
+        state.fleet = FleetIndex(state.lake)
+    return state.fleet
+
+
+Fleet = Annotated[FleetIndex, Depends(fleet_index)]
+
+
+def fleet_filter(
+    start: datetime | None = Query(None, description="events/drives from this time (UTC)"),
+    end: datetime | None = Query(None, description="events/drives until this time (UTC)"),
+    vehicle: list[str] = Query([], max_length=64),
+    type: list[str] = Query([], max_length=16),
+    severity: list[str] = Query([], max_length=8),
+    south: float | None = Query(None, ge=-90, le=90),
+    west: float | None = Query(None, ge=-540, le=540),
+    north: float | None = Query(None, ge=-90, le=90),
+    east: float | None = Query(None, ge=-540, le=540),
+) -> FleetFilter:
+    box = (south, west, north, east)
+    return FleetFilter(
+        start=start,
+        end=end,
+        vehicles=tuple(vehicle),
+        types=tuple(type),
+        severities=tuple(severity),
+        bbox=None if None in box else box,  # type: ignore[arg-type]
+    )
+
+
+Filter = Annotated[FleetFilter, Depends(fleet_filter)]
+
+
+@router.get("/session", summary="Who the key is, and what this server offers the web app")
+def session(request: Request, who: Principal = Depends(principal)) -> dict[str, Any]:
+    lake = request.app.state.lake
+    return {
+        "role": who.role,
+        "partner": who.partner,
+        "key_id": who.key_id,
+        "tile_url": os.environ.get(TILE_ENV) or None,
+        "features": {"search": hasattr(lake, "search"), "datasets": hasattr(lake, "datasets")},
+    }
+
+
+@router.get("/fleet", summary="Counts, per-type histogram, event clusters and drive density")
+def fleet(fleet: Fleet, who: Admin, f: Filter, zoom: int = Query(12, ge=0, le=22)):
+    return fleet.summary(f, zoom)
+
+
+@router.get("/tracks", summary="Simplified tracks of the drives in view (none when too many)")
+def tracks(fleet: Fleet, who: Admin, f: Filter) -> dict[str, Any]:
+    return fleet.tracks(f)
+
+
+def _videos(request: Request, where: str) -> list[dict[str, Any]]:
+    ds = request.app.state.lake.dataset("videos")
+    return ds.to_table(filter=where).to_pylist() if ds is not None else []
+
+
+@router.get("/drives/{drive_id}/videos", summary="A drive's videos and their place on its timeline")
+def drive_videos(request: Request, who: Admin, drive_id: str = DriveId) -> list[dict[str, Any]]:
+    drive_id = request.app.state.lake.resolve_drive_id(drive_id)
+    out = []
+    for v in sorted(_videos(request, f"drive_id = '{drive_id}'"), key=lambda v: v["start_s"] or 0):
+        suffix = FilePath(v.pop("path") or "").suffix.lstrip(".").lower()
+        v["playable"] = suffix in _MEDIA and v["codec"] in ("h264", "vp8", "vp9", "av1")
+        out.append(jsonable(v))
+    return out
+
+
+def _media_signature(request: Request, video_id: str, expires: int) -> str:
+    return sign(request.app.state.sharing.secret, f"media|{video_id}|{expires}".encode())
+
+
+@router.get("/videos/{video_id}/url", summary="A signed, short-lived URL of a video file")
+def video_url(request: Request, who: Admin, video_id: str = VideoId) -> dict[str, Any]:
+    """Video elements cannot send an API key, so the player gets a URL signed for a while."""
+    if not _videos(request, f"video_id = '{video_id}'"):
+        raise HTTPException(404, f"no video {video_id!r}")
+    expires = int(time.time()) + MEDIA_TTL_S
+    sig = _media_signature(request, video_id, expires)
+    return {"url": f"/api/app/media/{video_id}?expires={expires}&sig={sig}", "expires": expires}
+
+
+@router.get(
+    "/media/{video_id}",
+    summary="A video file by signed URL (HTTP range requests, so players can seek)",
+    response_class=FileResponse,
+)
+def media(
+    request: Request,
+    video_id: str = VideoId,
+    expires: int = Query(..., ge=0),
+    sig: str = Query(..., pattern=r"^[0-9a-f]{64}$"),
+) -> FileResponse:
+    good = hmac.compare_digest(sig, _media_signature(request, video_id, expires))
+    if not good or expires < time.time():
+        raise HTTPException(403, "this media link is invalid or has expired; reload the page")
+    found = _videos(request, f"video_id = '{video_id}'")
+    path = FilePath(found[0]["path"]) if found else None
+    if path is None or not path.is_file():
+        raise HTTPException(404, f"no video file for {video_id!r}")
+    media_type = _MEDIA.get(path.suffix.lstrip(".").lower(), "application/octet-stream")
+    return FileResponse(path, media_type=media_type)
+
+
+class NewTag(BaseModel):
+    kind: Literal["tag", "note"] = "tag"
+    text: str = Field(min_length=1, max_length=2000)
+    t_s: float | None = Field(None, ge=0, le=1e7)
+
+
+@router.get("/drives/{drive_id}/tags", summary="A drive's tags and notes")
+def drive_tags(request: Request, who: Admin, drive_id: str = DriveId) -> list[dict[str, Any]]:
+    return rows(request.app.state.lake.tags(drive_id).sort_by("created_at"))
+
+
+@router.post("/drives/{drive_id}/tags", summary="Add a tag or a note", status_code=201)
+def add_tag(request: Request, body: NewTag, who: Admin, drive_id: str = DriveId) -> dict[str, Any]:
+    lake = request.app.state.lake
+    tag_id = lake.tag(drive_id, body.text, kind=body.kind, t_s=body.t_s, author=who.key_id)
+    return {"tag_id": tag_id, "drive_id": lake.resolve_drive_id(drive_id), **body.model_dump()}
+
+
+@router.get("/frames", summary="Frames matching filters, grouped into time spans per drive")
+def frames(
+    request: Request,
+    who: Admin,
+    type: str | None = Query(None, max_length=64, description="frames inside an event of type"),
+    vehicle: str | None = Query(None, max_length=128),
+    min_speed: float | None = Query(None, ge=0, description="m/s"),
+    max_speed: float | None = Query(None, ge=0, description="m/s"),
+    hour_from: int | None = Query(None, ge=0, le=23, description="UTC hour of day"),
+    hour_to: int | None = Query(None, ge=0, le=23),
+    limit: int = Query(60, ge=1, le=500, description="at most this many spans"),
+) -> list[dict[str, Any]]:
+    """Filters only (no model): the search page's answer when text search is not installed."""
+    lake = request.app.state.lake
+    con = lake.connect()
+    try:
+        tables = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
+        if "frames" not in tables:
+            return []
+        where, params = ["TRUE"], []
+        checks = [
+            ("e.type = ?", type),
+            ("d.vehicle_id = ?", vehicle),
+            ("f.speed_mps >= ?", min_speed),
+            ("f.speed_mps <= ?", max_speed),
+            ("hour(f.t_utc) >= ?", hour_from),
+            ("hour(f.t_utc) <= ?", hour_to),
+        ]
+        for clause, value in checks:
+            if value is not None:
+                where.append(clause)
+                params.append(value)
+        has_events = "events" in tables
+        if type is not None and not has_events:
+            return []
+        event_type, join = "NULL", ""
+        if has_events:
+            event_type = "first(e.type)"
+            join = (
+                "LEFT JOIN events e "
+                "ON e.drive_id = f.drive_id AND f.t_s BETWEEN e.start_s AND e.end_s"
+            )
+        found = con.execute(
+            "SELECT f.frame_id, f.drive_id, f.t_s, f.speed_mps, d.vehicle_id, "
+            f"{event_type} AS event_type FROM frames f "
+            f"JOIN drives d ON d.drive_id = f.drive_id {join} "
+            f"WHERE {' AND '.join(where)} GROUP BY ALL ORDER BY f.drive_id, f.t_s",
+            params,
+        ).fetchall()
+    finally:
+        con.close()
+    return spans(found)[:limit]
+
+
+def spans(found: list[tuple]) -> list[dict[str, Any]]:
+    """Merge frames of one drive less than :data:`SPAN_GAP_S` apart into spans."""
+    out: list[dict[str, Any]] = []
+    for frame_id, drive_id, t_s, speed, vehicle, event_type in found:
+        last = out[-1] if out else None
+        if last and last["drive_id"] == drive_id and t_s - last["end_s"] <= SPAN_GAP_S:
+            last["end_s"] = t_s
+            last["frames"].append({"frame_id": frame_id, "t_s": t_s})
+            last["event_type"] = last["event_type"] or event_type
+            continue
+        out.append(
+            {
+                "drive_id": drive_id,
+                "vehicle_id": vehicle,
+                "start_s": t_s,
+                "end_s": t_s,
+                "speed_mps": speed,
+                "event_type": event_type,
+                "frames": [{"frame_id": frame_id, "t_s": t_s}],
+            }
+        )
+    return out
+
+
+@router.get("/search", summary="Search by words or by example frame, with a SQL filter")
+def search(
+    request: Request,
+    who: Admin,
+    q: str | None = Query(None, max_length=500),
+    like: str | None = Query(None, pattern=ID, description="a frame id: more like this"),
+    where: str | None = Query(None, max_length=1000, description="SQL over the frame context"),
+    limit: int = Query(60, ge=1, le=500),
+) -> list[dict[str, Any]]:
+    lake = request.app.state.lake
+    if not hasattr(lake, "search"):
+        raise HTTPException(404, "search is not available in this version of drivelake")
+    if not q and not like:
+        raise HTTPException(422, "give words (q) or a frame (like)")
+    options = {k: v for k, v in (("like", like), ("where", where)) if v}
+    return rows(lake.search(q, limit=limit, **options))

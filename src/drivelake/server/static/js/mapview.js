@@ -1,0 +1,24 @@
+// A Leaflet map that works offline: a plain background with a scale bar, and basemap tiles only
+// when the server is configured with a tile URL (DRIVELAKE_TILE_URL).
+
+import * as L from "../vendor/leaflet/leaflet.esm.js";
+
+export { L };
+
+/** A map in `node`; `tileUrl` (from the session) adds a basemap, otherwise the map is plain. */
+export function createMap(node, tileUrl, options = {}) {
+  const map = L.map(node, {
+    preferCanvas: true,
+    zoomSnap: 0.5,
+    keyboard: true,
+    attributionControl: Boolean(tileUrl),
+    ...options,
+  });
+  if (tileUrl) {
+    L.tileLayer(tileUrl, { maxZoom: 19, attribution: "basemap: configured tile server" }).addTo(map);
+  } else {
+    node.classList.add("plain-map");
+  }
+  L.control.scale({ metric: true, imperial: false }).addTo(map);
+  return map;
+}
