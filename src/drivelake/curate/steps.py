@@ -69,21 +69,28 @@ def add(
     return _commit_union(dataset, new, step)
 
 
-def add_search(dataset: Dataset, text: str, *, k: int = 100, model: str | None = None) -> int:
-    """Add the frames of the spans a search returns (``drivelake.search``)."""
-    try:
-        from drivelake.search import search
-    except ImportError as exc:
-        raise InputError("--search", "search is not available in this drivelake") from exc
-    options: dict[str, Any] = {"k": k}
-    if model:
-        options["model"] = model
-    spans = search(dataset.lake, text, **options)
-    new = _members.frames_in_spans(dataset.lake, spans, source=f"search:{text}")
-    models = sorted(set(zip(*(spans.column(c).to_pylist() for c in ("model", "revision")))))
-    step = {"op": "add", "search": text, "k": k, "model": model}
-    step["models"] = [{"model": m, "revision": r} for m, r in models]
+def add_search(
+    dataset: Dataset,
+    text: str | None = None,
+    *,
+    like: str | None = None,
+    k: int = 100,
+    model: str | None = None,
+) -> int:
+    """Add the frames of the spans a search (by words, or like a frame) returns."""
+    from drivelake.search import search
+
+    spans = search(dataset.lake, text, like=like, k=k, model=model)
+    new = _members.frames_in_spans(dataset.lake, spans, source=f"search:{text or like}")
+    step = {"op": "add", "search": text, "like": like, "k": k, "model": model}
+    step["models"] = _frame_models(dataset.lake)
     return _commit_union(dataset, new, step)
+
+
+def _frame_models(lake: Lake) -> list[dict[str, str]]:
+    """Every (model, revision) with frame embeddings: what a search may have ranked with."""
+    tables = [t for t in lake.table_names() if t.startswith("embeddings_")]
+    return [m for t in tables for m in _members.model_revisions(lake, t)]
 
 
 def _commit_union(dataset: Dataset, new: pa.Table, step: dict[str, Any]) -> int:

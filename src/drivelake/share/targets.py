@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from drivelake.errors import InputError, NotFoundError
+from drivelake.errors import InputError
 
 if TYPE_CHECKING:
     from drivelake.lake import Lake
@@ -34,8 +34,8 @@ def resolve(lake: Lake, target: str, selection: str | None) -> list[str]:
     if selection:
         ids = lake.sql(f"SELECT drive_id FROM drives WHERE {selection} ORDER BY drive_id")
         return ids.column("drive_id").to_pylist()
-    # Issue 6 seam: resolve ``name@tag`` through the lake's datasets here.
-    raise NotFoundError(
-        f"no dataset {target!r}: datasets are not in this version of drivelake yet; "
-        'share a drive selection instead (--where "SQL over drives")'
-    )
+    from drivelake.curate import datasets, parse_ref
+
+    name, tag = parse_ref(target)
+    ids = datasets(lake)[name].members(tag).column("drive_id").unique().to_pylist()
+    return sorted(ids)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from drivelake.curate.exporters.base import Progress, Snapshot, split_of
+from drivelake.curate.exporters.base import Progress, Snapshot, image_name, split_of
 
 _COLUMNS = ("member_id", "drive_id", "vehicle_id", "t_s", "lat", "lon", "speed_mps")
 
