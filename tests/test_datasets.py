@@ -310,3 +310,40 @@ def test_share_resolves_snapshot(released):
     assert resolve(released, "release@v1", None) == sorted(
         released.drives().column("drive_id").to_pylist()
     )
+
+
+def test_cli_end_to_end(fleet, tmp_path):
+    from typer.testing import CliRunner
+
+    from drivelake.cli import app
+
+    runner = CliRunner()
+    base = ["--lake", fleet.uri, "dataset"]
+
+    def run(*args: str) -> str:
+        result = runner.invoke(app, [*base, *args])
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    run("create", "cli", "--events", "harsh_brake", "--where", "hour(ts) >= 0", "--pad", "1")
+    run("add", "cli", "--like", fleet.sql("SELECT min(frame_id) AS f FROM frames")["f"][0].as_py())
+    run("dedup", "cli", "--threshold", "0.95", "--min-gap", "0.5")
+    run("balance", "cli", "--by", "event_type,vehicle_id", "--max-per-group", "200")
+    report = json.loads(run("split", "cli", "--by", "drive", "--ratios", "0.5,0.5", "--seed", "7"))
+    assert report["drive"] == []
+    run("snapshot", "cli", "--tag", "v1", "-m", "first cut")
+    run("add", "cli", "--where", "t_s = 5")
+    run("snapshot", "cli", "--tag", "v2")
+    diff = json.loads(run("diff", "cli", "v1", "v2"))
+    assert diff["added"] and not diff["removed"]
+    out = tmp_path / "out"
+    assert run("export", "cli@v1", "--format", "parquet", "-o", str(out)).strip() == str(out)
+    listed = json.loads(run("list", "--format", "json"))
+    assert {"name": "cli", "snapshots": "v1, v2"}.items() <= next(
+        r for r in listed if r["name"] == "cli"
+    ).items()
+    assert json.loads(run("show", "cli@v1", "--format", "json"))
+    bad = runner.invoke(
+        app, [*base, "export", "cli@v9", "--format", "hf", "-o", str(tmp_path / "x")]
+    )
+    assert bad.exit_code != 0

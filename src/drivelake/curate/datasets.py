@@ -171,8 +171,8 @@ class Datasets(Mapping[str, Dataset]):
         ds = Dataset(self.lake, name)
         if not ds.exists():
             raise NotFoundError(
-                f"no dataset {name!r} in {self.lake.uri} "
-                "(create it with `drivelake dataset create`)"
+                f"no dataset {name!r} in {self.lake.uri} (datasets: "
+                f"{', '.join(self.names()) or 'none'}; create one with `drivelake dataset create`)"
             )
         return ds
 
