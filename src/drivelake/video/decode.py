@@ -113,14 +113,20 @@ def iter_selected(
 ) -> Iterator[Frame]:
     """Decode just the frames at ``indices`` (sorted), the cheapest way the file allows.
 
-    When the container indexes its keyframes and the wanted frames sit close after them (e.g.
-    1 frame/s from a dashcam writing a keyframe every second), each group of wanted frames is
+    When they are (most of) the keyframes, one threaded pass skips every other frame. When
+    the container indexes its keyframes and the wanted frames sit close after them (e.g. 1
+    frame/s from a dashcam writing a keyframe every 2 s), each group of wanted frames is
     reached by seeking to its keyframe and decoding forward; the frames between groups are
     never read. Otherwise one sequential pass decodes up to the last wanted frame.
     """
     if not indices:
         return
     log = log if log is not None else DecodeLog(info.path)
+    if _keyframes_suffice(info, indices):
+        wanted = set(indices)
+        frames = iter_frames(info, keyframes_only=True, log=log)
+        yield from (frame for frame in frames if frame.index in wanted)
+        return
     groups = _seek_groups(info, indices)
     if groups is None:
         wanted = set(indices)
@@ -132,6 +138,15 @@ def iter_selected(
                 return
         return
     yield from _decode_groups(info, groups, log)
+
+
+def _keyframes_suffice(info: VideoInfo, indices: list[int]) -> bool:
+    """Whether the wanted frames are most of the keyframes and nothing else: then one
+    threaded pass that skips every non-key frame beats a seek per frame."""
+    keys = info.keyframe_index
+    if info.raw or keys is None or len(indices) < 0.5 * len(keys):
+        return False
+    return set(indices) <= {int(k) for k in keys}
 
 
 def _seek_groups(info: VideoInfo, indices: list[int]) -> list[tuple[int, list[int]]] | None:

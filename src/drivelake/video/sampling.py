@@ -10,15 +10,26 @@ decoded (see :func:`drivelake.video.decode.iter_selected`); each becomes a JPEG 
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Iterable
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
 import numpy as np
 import pyarrow as pa
 
-from drivelake.video.decode import DecodeLog, iter_frames, iter_selected, jpeg_bytes, to_rgb
+from drivelake.video.decode import (
+    DecodeLog,
+    Frame,
+    iter_frames,
+    iter_selected,
+    jpeg_bytes,
+    to_rgb,
+)
 from drivelake.video.probe import VideoInfo
 from drivelake.video.schema import FRAMES
 from drivelake.video.sync import Placement, drive_times
@@ -83,16 +94,13 @@ def sample(
     """Decode the planned frames (minus ``skip``, those already stored) into ``frames`` rows."""
     log = log if log is not None else DecodeLog(info.path)
     chosen = {i: r for i, r in plan(info, policy, event_windows).items() if i not in skip}
-    frames = list(iter_selected(info, sorted(chosen), log=log))
-    if policy.keyframes and info.keyframe_index is None:
-        extra = iter_frames(info, keyframes_only=True, log=DecodeLog(info.path))
-        for frame in extra:
-            if frame.index not in skip and frame.index not in chosen:
-                chosen[frame.index] = "keyframe"
-                frames.append(frame)
+    decoded = iter_selected(info, sorted(chosen), log=log)
+    if policy.keyframes and info.keyframe_index is None:  # found while decoding instead
+        keyframes = iter_frames(info, keyframes_only=True, log=DecodeLog(info.path))
+        fresh = (f for f in keyframes if f.index not in skip and f.index not in chosen)
+        decoded = itertools.chain(decoded, fresh)
     rows = []
-    for frame in frames:
-        rgb = to_rgb(frame, info.rotation, width=policy.thumb_width)
+    for frame, rgb, jpeg in _thumbnails(decoded, info.rotation, policy):
         rows.append(
             {
                 "frame_id": frame_id(video_id, frame.index),
@@ -102,13 +110,34 @@ def sample(
                 "pts": frame.pts,
                 "video_s": frame.time_s,
                 "keyframe": frame.key,
-                "reason": chosen.get(frame.index, "fps"),
+                "reason": chosen.get(frame.index, "keyframe"),
                 "width": rgb.shape[1],
                 "height": rgb.shape[0],
-                "thumbnail": jpeg_bytes(rgb, policy.jpeg_quality),
+                "thumbnail": jpeg,
             }
         )
     return _with_time_and_telemetry(rows, info, placement, offset_s, telemetry)
+
+
+def _thumbnails(
+    frames: Iterator[Frame], rotation: int, policy: SamplingPolicy
+) -> Iterator[tuple[Frame, np.ndarray, bytes]]:
+    """Scale and JPEG-encode frames in worker threads while the next ones decode (both
+    release the GIL), keeping only a few decoded frames in memory at a time."""
+    workers = os.cpu_count() or 1
+
+    def work(frame: Frame) -> tuple[Frame, np.ndarray, bytes]:
+        rgb = to_rgb(frame, rotation, width=policy.thumb_width)
+        return frame, rgb, jpeg_bytes(rgb, policy.jpeg_quality)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pending: deque[Future] = deque()
+        for frame in frames:
+            pending.append(pool.submit(work, frame))
+            if len(pending) > 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def _with_time_and_telemetry(
