@@ -13,10 +13,10 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from _common import report, timed
-from _snapshot import build
 from PIL import Image
 
+from _common import report, timed
+from _snapshot import build
 from drivelake.curate import datasets
 from drivelake.curate.torch_dataset import SnapshotDataset
 

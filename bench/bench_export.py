@@ -14,7 +14,6 @@ from pathlib import Path
 
 from _common import folder_bytes, report, timed
 from _snapshot import build
-
 from drivelake.curate import datasets
 from drivelake.curate.exporters import export
 
