@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from drivelake.cli import core, datasets, demo, events, ingest, privacy, share, video
+from drivelake.cli import core, datasets, demo, events, ingest, models, privacy, share, video
 
 app = typer.Typer(
     name="drivelake",
@@ -18,7 +18,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.callback()(core.main_options)
-for module in (ingest, core, demo, events, video, share, privacy, datasets):
+for module in (ingest, core, demo, events, video, share, privacy, models, datasets):
     module.register(app)
 
 

@@ -1,0 +1,163 @@
+"""Enrichment over real video frames and search: incremental, resumable, grouped, filtered."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from conftest import shared
+from drivelake.models.enrich import enrich
+from drivelake.search import search
+from drivelake.search.spans import group_spans
+from drivelake.search.vector import maintain_index, nearest
+from model_builders import require_torch, tiny_clip, tiny_detr, video_frames
+
+
+@pytest.fixture
+def frames_lake(lake):
+    video = shared("video", "solidWhiteRight.mp4")
+    lake.append("frames", video_frames(video, count=20), message="frames")
+    return lake
+
+
+@pytest.fixture(scope="module")
+def clip_folder(tmp_path_factory):
+    require_torch()
+    return tiny_clip(tmp_path_factory.mktemp("models") / "clip")
+
+
+def _rows(lake, table: str) -> int:
+    return lake.dataset(table).count_rows()
+
+
+def test_enrich_is_incremental_and_idempotent(frames_lake, clip_folder):
+    report = enrich(frames_lake, str(clip_folder), batch=8)
+    assert report.items == 20 and report.outputs == 20
+    table = report.table
+    vectors = frames_lake.dataset(table).to_table()
+    assert set(vectors.column("revision").to_pylist()) == {report.revision}
+    matrix = np.stack(vectors.column("vector").to_numpy(zero_copy_only=False))
+    assert np.allclose(np.linalg.norm(matrix, axis=1), 1, atol=1e-5)
+    again = enrich(frames_lake, str(clip_folder), batch=8)
+    assert again.items == 0 and _rows(frames_lake, table) == 20
+
+
+def test_enrich_resumes_after_a_kill_between_commits(frames_lake, clip_folder, monkeypatch):
+    """A crash after a batch's outputs landed but before its log rows: no duplicates after."""
+    lake = frames_lake
+    original = type(lake).append
+    calls = {"log": 0}
+
+    def crashing_append(self, name, data, **kw):
+        if name == "enrich_log":
+            calls["log"] += 1
+            if calls["log"] == 2:
+                raise KeyboardInterrupt("killed")
+        return original(self, name, data, **kw)
+
+    monkeypatch.setattr(type(lake), "append", crashing_append)
+    with pytest.raises(KeyboardInterrupt):
+        enrich(lake, str(clip_folder), batch=8)
+    monkeypatch.setattr(type(lake), "append", original)
+    done = lake.dataset("enrich_log").count_rows()
+    assert done == 8
+    report = enrich(lake, str(clip_folder), batch=8)
+    assert report.items == 12 and report.orphans >= 8
+    keys = lake.dataset(report.table).to_table(columns=["key"]).column("key").to_pylist()
+    assert len(keys) == len(set(keys)) == 20
+
+
+def test_detections_enrich_and_filter(frames_lake, tmp_path):
+    require_torch()
+    folder = tiny_detr(tmp_path / "detr")
+    report = enrich(frames_lake, str(folder), batch=8)
+    assert report.items == 20 and report.table == "detections"
+    log = frames_lake.sql("SELECT count(*) AS n FROM enrich_log WHERE task = 'detection'")
+    assert log.column("n")[0].as_py() == 20  # frames with no detections count as done too
+    if report.outputs:
+        label = frames_lake.dataset("detections").to_table().column("label")[0].as_py()
+        result = search(frames_lake, label, detections=True, where="speed_mps > 6")
+        assert result.num_rows >= 1
+        assert all(s >= 1.0 for s in result.column("start_s").to_pylist())
+
+
+def test_like_search_groups_adjacent_frames_into_spans(frames_lake, clip_folder):
+    enrich(frames_lake, str(clip_folder))
+    result = search(frames_lake, like="drive-a-100", k=5)
+    assert result.num_rows >= 1
+    top = result.to_pylist()[0]
+    assert top["drive_id"] == "drive-a" and top["matches"] >= 1
+    assert top["start_s"] <= top["end_s"] and top["thumbnail"][:2] == b"\xff\xd8"
+    starts = [(r["drive_id"], r["start_s"], r["end_s"]) for r in result.to_pylist()]
+    for (_, s1, e1), (_, s2, e2) in itertools.pairwise(starts):
+        assert e1 < s2 or e2 < s1  # spans never overlap
+    text = search(frames_lake, "a truck at night", model=str(clip_folder), k=3)
+    assert 1 <= text.num_rows <= 3
+
+
+def test_group_spans_merges_adjacent_matches():
+    hits = pa.table(
+        {
+            "drive_id": ["a", "a", "a", "b", "a"],
+            "t_s": [1.0, 1.5, 5.0, 1.0, 2.0],
+            "score": pa.array([0.5, 0.9, 0.7, 0.6, 0.4], type=pa.float32()),
+            "frame_id": ["a1", "a2", "a5", "b1", "a3"],
+            "source": ["frame"] * 5,
+            "text": [None] * 5,
+        }
+    )
+    spans = group_spans(hits, 0.6).to_pylist()
+    assert [(s["drive_id"], s["start_s"], s["end_s"], s["matches"]) for s in spans] == [
+        ("a", 1.0, 2.0, 3),
+        ("a", 5.0, 5.0, 1),
+        ("b", 1.0, 1.0, 1),
+    ]
+    assert spans[0]["frame_id"] == "a2"
+
+
+def test_selective_filter_never_returns_too_few(frames_lake, clip_folder):
+    enrich(frames_lake, str(clip_folder))
+    slowest = "speed_mps < 5.5"  # only the first frames of the drive
+    result = search(frames_lake, like="drive-a-0", where=slowest, k=5)
+    assert result.num_rows >= 1
+    assert all(r["start_s"] < 0.5 for r in result.to_pylist())
+
+
+def test_indexed_search_with_filter_matches_exact(tmp_path):
+    """An IVF-PQ index plus a 1 % filter still returns the exact top-k of the filtered rows."""
+    import drivelake
+    from drivelake.models.tables import embeddings_schema
+
+    lake = drivelake.open(tmp_path / "lake")
+    rng = np.random.default_rng(0)
+    n, dim = 4096, 32
+    vectors = rng.standard_normal((n, dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    drives = [f"d{i % 100}" for i in range(n)]
+    table = pa.table(
+        {
+            "key": [f"k{i}" for i in range(n)],
+            "source": ["frame"] * n,
+            "drive_id": drives,
+            "t_s": np.arange(n, dtype=float),
+            "text": pa.nulls(n, pa.string()),
+            "model": ["m"] * n,
+            "revision": ["r"] * n,
+            "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1)), dim),
+        },
+        schema=embeddings_schema(dim),
+    )
+    lake.append("embeddings_32", table)
+    config = maintain_index(lake, "embeddings_32", force=True)
+    assert config["recall"] >= 0.9 and config["nprobes"] >= 1
+    ds = lake.dataset("embeddings_32")
+    query = vectors[7]
+    allowed = {f"k{i}" for i in range(n) if drives[i] == "d7"}
+    got = nearest(ds, query, 10, where="model = 'm'", allowed=allowed)
+    mask = np.array([d == "d7" for d in drives])
+    exact = np.argsort(-(vectors[mask] @ query))[:10]
+    expected = [f"k{i}" for i in np.flatnonzero(mask)[exact]]
+    assert got.column("key").to_pylist() == expected
