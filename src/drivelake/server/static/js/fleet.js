@@ -178,6 +178,9 @@ export async function render(view, { session, params }) {
           marker.on("click", () => map.setView([cell.lat, cell.lon], Math.min(map.getZoom() + 2, 18)));
         }
         marker.addTo(eventLayer);
+        const node = marker.getElement();
+        node.dataset.n = cell.n;
+        if (cell.events) node.dataset.events = cell.events.map((e) => e.event_id).join(" ");
       }
     }
     note.textContent =

@@ -1,0 +1,331 @@
+"""The web app end to end: a real ``drivelake serve`` over a small lake, in headless Chromium.
+
+The lake: ``drivelake demo --drives 3`` plus one synthetic drive whose folder holds its telemetry
+CSV and a generated MP4 of the same length (sampled by the video stage on ingest), with events
+detected on it, shared with the partner ``acme``. API-level checks (clusters, range requests,
+signed media links) run without a browser; the browser tests need Debian's Chromium at
+/usr/bin/chromium and the ``playwright`` package (CI installs both) and write a screenshot of
+every page to ``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+pytest.importorskip("fastapi")
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+BIN = Path(sys.executable).parent / "drivelake"
+VIDEO_VEHICLE = "cam-01"
+FPS = 10
+
+
+@dataclass
+class World:
+    lake_dir: Path
+    video_drive: str
+    demo_drives: list[str]
+    share_id: str
+    admin_key: str
+    partner_key: str
+
+
+def build(root: Path, demo_drives: int = 3) -> World:
+    import drivelake
+    from drivelake.events import detect
+    from drivelake.share import Sharing
+    from drivelake.synth import synth_drive
+    from drivelake.video.stage import process_drive
+    from drivelake.video.synth import write_synthetic_video
+
+    lake_dir = root / "lake"
+    subprocess.run(
+        [BIN, "--lake", lake_dir, "demo", "--drives", str(demo_drives), "--out", root / "fleet"],
+        check=True,
+        capture_output=True,
+    )
+    drive = synth_drive(seed=7, minutes=2.0, rate_hz=50, harsh=["harsh_brake", "harsh_turn"])
+    folder = root / "video-drive"
+    folder.mkdir(parents=True)
+    drive.write_csv(folder / "trip.csv")
+    fps = FPS
+    n = round(drive.duration_s * fps)
+    speed = np.interp(np.arange(n) / fps, drive.t_s, drive.speed_mps)
+    write_synthetic_video(
+        folder / "trip.mp4",
+        seconds=n / fps,
+        fps=fps,
+        width=320,
+        height=192,
+        gop=fps,
+        speed_px=speed / 2,
+    )
+    lake = drivelake.open(lake_dir)
+    report = lake.ingest([folder], vehicle_id=VIDEO_VEHICLE)
+    assert report.ok, report.results
+    video_drive = report.drive_ids[0]
+    detect(lake, [video_drive])
+    process_drive(lake, video_drive)  # denser frames around the events just found
+    sharing = Sharing(lake)
+    sharing.add_partner("acme", "ops@acme.example")
+    share = sharing.create_share(
+        "brakes@v1",
+        partner="acme",
+        selection=f"drive_id = '{video_drive}'",
+        uses=["research"],
+        expires=date(2099, 1, 1),
+        anonymise=[],
+    )
+    demo = [d for d in lake.drives(columns=["drive_id"])["drive_id"].to_pylist()]
+    return World(
+        lake_dir=lake_dir,
+        video_drive=video_drive,
+        demo_drives=[d for d in demo if d != video_drive],
+        share_id=share.share_id,
+        admin_key=sharing.create_key(admin=True).token,
+        partner_key=sharing.create_key(partner="acme").token,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve(lake_dir: Path, log: Path) -> tuple[subprocess.Popen, str]:
+    """``drivelake serve`` on a free loopback port; returns the process and its base URL."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [BIN, "--lake", lake_dir, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "DRIVELAKE_TILE_URL": ""},
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"drivelake serve exited: {log.read_text()[-2000:]}")
+        try:
+            httpx.get(base + "/", timeout=1)
+            return proc, base
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("drivelake serve did not start within 30 s")
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    return build(tmp_path_factory.mktemp("webapp"))
+
+
+@pytest.fixture(scope="module")
+def server(world, tmp_path_factory):
+    proc, base = serve(world.lake_dir, tmp_path_factory.mktemp("log") / "serve.log")
+    yield base
+    proc.terminate()
+    proc.wait(10)
+
+
+def api(server, world, path, key=None, **kw):
+    headers = {"Authorization": f"Bearer {key or world.admin_key}", **kw.pop("headers", {})}
+    return httpx.get(server + path, headers=headers, timeout=10, **kw)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium; .ci/run does)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+    ARTIFACTS.mkdir(exist_ok=True)
+    profile = tempfile.mkdtemp(prefix="drivelake-chromium-")
+    with sync_api.sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            profile,
+            executable_path=CHROMIUM,
+            args=CHROMIUM_ARGS,
+            headless=True,
+            viewport={"width": 1400, "height": 900},
+        )
+        yield context
+        context.close()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+def signed_in(browser, server, key):
+    """A fresh page signed in with ``key``; page errors fail the test."""
+    page = browser.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(server + "/")
+    page.fill("#key", key)
+    page.click("form.login button[type=submit]")
+    page.wait_for_selector("#nav a")
+    page.errors = errors
+    return page
+
+
+# --------------------------------------------------------------------------- API (no browser)
+
+
+def test_fleet_clusters_account_for_every_event(server, world):
+    summary = api(server, world, "/api/app/fleet", params={"zoom": 3}).json()
+    assert summary["drives"] == 4 and summary["events"] == sum(summary["by_type"].values())
+    assert sum(c["n"] for c in summary["clusters"]) == summary["events"]
+    assert VIDEO_VEHICLE in summary["vehicles"]
+    mine = api(server, world, "/api/app/fleet", params={"vehicle": VIDEO_VEHICLE, "zoom": 16})
+    assert mine.json()["drives"] == 1 and mine.json()["events"] >= 1
+    tracks = api(server, world, "/api/app/tracks").json()
+    assert len(tracks["tracks"]) == 4 and all(len(t["points"]) > 10 for t in tracks["tracks"])
+    assert api(server, world, "/api/app/fleet", key=world.partner_key).status_code == 403
+
+
+def test_video_is_served_with_range_requests_by_signed_link(server, world):
+    (video,) = api(server, world, f"/api/app/drives/{world.video_drive}/videos").json()
+    assert video["playable"] and "path" not in video
+    url = api(server, world, f"/api/app/videos/{video['video_id']}/url").json()["url"]
+    part = httpx.get(server + url, headers={"Range": "bytes=100-199"}, timeout=10)
+    assert part.status_code == 206 and len(part.content) == 100
+    assert part.headers["content-type"] == "video/mp4"
+    forged = url[:-4] + ("0000" if not url.endswith("0000") else "1111")
+    assert httpx.get(server + forged, timeout=10).status_code == 403
+
+
+# --------------------------------------------------------------------------- browser
+
+
+def test_fleet_event_opens_the_drive_at_that_moment(browser, server, world):
+    page = signed_in(browser, server, world.admin_key)
+    page.wait_for_selector("#fleet-map[data-state=ready] .cluster")
+    page.screenshot(path=ARTIFACTS / "fleet.png")
+    page.select_option("select[name=vehicle]", VIDEO_VEHICLE)
+    page.wait_for_selector(".counts:has-text('1 drives')")
+    page.wait_for_selector("#fleet-map[data-state=ready] .cluster[data-events]")
+    marker = page.locator(".cluster").first
+    event_id = marker.get_attribute("data-events").split()[0]
+    single = marker.get_attribute("data-n") == "1"
+    marker.click()
+    if not single:
+        page.click(".event-list button >> nth=0")
+    page.wait_for_selector(".page-drive[data-state=ready]")
+    assert f"#/drive/{world.video_drive}?t=" in page.url and event_id in page.url
+    t = float(page.url.split("t=")[1].split("&")[0])
+    page.wait_for_function("document.querySelector('#player').readyState >= 2")
+    assert abs(page.eval_on_selector("#player", "v => v.currentTime") - t) <= 1.5 / FPS
+    assert float(page.get_attribute("#plots", "data-cursor-t")) == pytest.approx(t, abs=0.01)
+    left = page.eval_on_selector(".playhead", "h => parseFloat(h.style.left)")
+    assert left > 0
+    page.screenshot(path=ARTIFACTS / "drive.png")
+
+    # playing moves the cursor; clicking a plot seeks the video; keys step in time
+    page.click(".transport button")
+    page.wait_for_timeout(700)
+    page.click(".transport button")
+    assert float(page.get_attribute("#plots", "data-cursor-t")) > t + 0.2
+    assert page.eval_on_selector(".playhead", "h => parseFloat(h.style.left)") > left
+    box = page.locator(".plot .u-over").first.bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.25, box["y"] + box["height"] / 2)
+    page.wait_for_timeout(300)
+    clicked = float(page.get_attribute("#plots", "data-cursor-t"))
+    assert (
+        clicked < t and abs(page.eval_on_selector("#player", "v => v.currentTime") - clicked) < 0.2
+    )
+    page.locator("body").press("ArrowRight")
+    assert float(page.get_attribute("#plots", "data-cursor-t")) == pytest.approx(clicked + 1, 0.05)
+    assert not page.errors
+
+
+def test_tags_and_notes_are_saved_as_data(browser, server, world):
+    import drivelake
+
+    page = signed_in(browser, server, world.admin_key)
+    page.goto(f"{server}/#/drive/{world.video_drive}?t=12")
+    page.wait_for_selector(".page-drive[data-state=ready]")
+    page.fill(".tag-form input[name=text]", "glare at the junction")
+    page.click(".tag-form button[type=submit]")
+    page.wait_for_selector(".tag-list li:has-text('glare at the junction')")
+    tags = drivelake.open(world.lake_dir).tags(world.video_drive).to_pylist()
+    assert [(g["text"], g["t_s"]) for g in tags] == [("glare at the junction", 12.0)]
+
+
+def test_search_finds_frames_and_offers_datasets_only_when_available(browser, server, world):
+    page = signed_in(browser, server, world.admin_key)
+    page.goto(f"{server}/#/search")
+    page.wait_for_selector(".results .span-card")
+    session = api(server, world, "/api/app/session").json()
+    event_type = api(server, world, f"/api/drives/{world.video_drive}/events").json()[0]["type"]
+    page.select_option("select[name=type]", event_type)
+    page.fill("input[name=min_kmh]", "1")
+    page.click(".search-form button[type=submit]")
+    page.wait_for_selector(f".span-card[data-drive='{world.video_drive}']")
+    page.wait_for_function("[...document.querySelectorAll('.thumb img')].some(i => i.naturalWidth)")
+    page.screenshot(path=ARTIFACTS / "search.png")
+    card = page.locator(".span-card").first
+    card.locator("input[type=checkbox]").check()
+    add = page.locator(".selection-bar button")
+    if session["features"]["datasets"]:
+        assert add.is_enabled()  # the dataset API exists: adding is tested with it
+    else:  # curated datasets are not in this version yet: the button says so and stays off
+        assert add.is_disabled() and "not available" in page.inner_text(".selection-bar")
+    start = float(card.get_attribute("data-start"))
+    card.locator("header a").click()
+    page.wait_for_selector(".page-drive[data-state=ready]")
+    assert float(page.get_attribute("#plots", "data-cursor-t")) == pytest.approx(start, abs=0.01)
+    page.goto(f"{server}/#/datasets")
+    page.wait_for_selector(".page-datasets h1")
+    page.screenshot(path=ARTIFACTS / "datasets.png")
+    page.goto(f"{server}/#/sharing")
+    page.wait_for_selector(".page-sharing table.grid")
+    assert world.share_id in page.inner_text(".page-sharing")
+    page.screenshot(path=ARTIFACTS / "sharing-admin.png", full_page=True)
+    assert not page.errors
+
+
+def test_partner_key_sees_only_its_share(browser, server, world):
+    page = signed_in(browser, server, world.partner_key)
+    assert page.locator("#nav a").all_inner_texts() == ["Sharing"]
+    page.wait_for_selector(".share-drives table.grid")
+    assert page.locator(".page-sharing section.panel").count() == 1
+    assert world.share_id in page.inner_text(".page-sharing")
+    rows = page.locator(".share-drives tbody tr")
+    assert rows.count() == 1 and world.video_drive[:8] in rows.inner_text()
+    page.screenshot(path=ARTIFACTS / "sharing-partner.png")
+    rows.locator("a").click()
+    page.wait_for_selector(".page-drive[data-state=ready]")
+    assert page.locator(".plot").count() >= 3 and page.locator("#player").count() == 0
+    page.screenshot(path=ARTIFACTS / "drive-partner.png")
+    page.goto(f"{server}/#/fleet")
+    page.wait_for_selector("main .state.error")
+    for other in world.demo_drives:
+        page.goto(f"{server}/#/drive/{other}?share={world.share_id}")
+        page.wait_for_selector("main .state.error")
+    assert not page.errors
