@@ -11,7 +11,10 @@ export function el(spec, props = {}, ...children) {
     if (name === "on") {
       for (const [event, handler] of Object.entries(value)) node.addEventListener(event, handler);
     } else if (name === "style" && typeof value === "object") {
-      Object.assign(node.style, value);
+      for (const [prop, v] of Object.entries(value)) {
+        if (prop.startsWith("--")) node.style.setProperty(prop, v);
+        else node.style[prop] = v;
+      }
     } else if (name === "dataset") {
       Object.assign(node.dataset, value);
     } else if (value === true) {
