@@ -1,0 +1,173 @@
+"""Web app load times in headless Chromium: the fleet page at 10,000 drives / 100,000 events, and
+a drive page (15 min at 100 Hz, with events).
+
+    .venv/bin/python bench/bench_webapp.py [--drives 10000] [--events 100000] [--runs 3]
+
+Catalogue and event rows are generated straight into a fresh lake with the project's schemas
+(``drives``, ``events`` and ``event_runs``, as a detector run writes them), plus one synthetic
+drive ingested and detected for the drive page. A real ``drivelake serve`` serves it; time is
+measured in the browser from navigation to the page marking itself usable (the fleet map drawn
+with its clusters, counts and histogram; the drive's plots, video-less player and map drawn).
+The first fleet load includes the server's cold start of its in-memory fleet index.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import report
+from test_webapp import CHROMIUM, CHROMIUM_ARGS, serve
+
+FLEET_TARGET_S = 2.0
+DRIVE_TARGET_S = 1.0
+
+
+def fleet_lake(root: Path, drives: int, events: int, seed: int = 0):
+    """A lake whose catalogue and event tables hold ``drives`` and ``events`` generated rows."""
+    import drivelake
+    from drivelake import schema
+    from drivelake.events import TYPES, detect
+    from drivelake.events.store import EVENTS, RUNS
+    from drivelake.synth import synth_drive
+
+    lake = drivelake.open(root / "lake")
+    real = synth_drive(seed=seed, minutes=15, rate_hz=100)
+    real.write_csv(root / "real.csv")
+    real_id = lake.ingest([root / "real.csv"], vehicle_id="real-01").drive_ids[0]
+    run_id = detect(lake, [real_id])["run_id"]
+
+    rng = np.random.default_rng(seed)
+    t0 = int(datetime(2024, 1, 1, tzinfo=UTC).timestamp() * 1e9)
+    start = t0 + np.sort(rng.integers(0, 180 * 86400, drives)) * 10**9
+    duration = rng.uniform(300, 3600, drives)
+    lat = 48.137 + rng.normal(0, 0.08, drives)
+    lon = 11.575 + rng.normal(0, 0.12, drives)
+    ids = [f"gen{i:017d}" for i in range(drives)]
+    catalogue = {name: [None] * drives for name in schema.DRIVES.names}
+    catalogue |= {
+        "drive_id": ids,
+        "vehicle_id": [f"veh-{i % 250:03d}" for i in range(drives)],
+        "source_format": ["generated"] * drives,
+        "start_ns": start.tolist(),
+        "end_ns": (start + (duration * 1e9).astype(np.int64)).tolist(),
+        "start_utc": pa.array(start, pa.int64()).cast(schema.UTC),
+        "end_utc": pa.array(start + (duration * 1e9).astype(np.int64)).cast(schema.UTC),
+        "duration_s": duration.tolist(),
+        "distance_m": (duration * rng.uniform(5, 15, drives)).tolist(),
+        "min_lat": (lat - 0.01).tolist(),
+        "max_lat": (lat + 0.01).tolist(),
+        "min_lon": (lon - 0.015).tolist(),
+        "max_lon": (lon + 0.015).tolist(),
+        "synthetic": [True] * drives,
+        "ingest_id": [f"bench:{i}" for i in range(drives)],
+    }
+    lake.append("drives", pa.table(catalogue, schema=schema.DRIVES), message="bench drives")
+
+    owner = rng.integers(0, drives, events)
+    at = rng.uniform(0, 1, events) * duration[owner]
+    kinds = np.array(TYPES)[rng.integers(0, len(TYPES), events)]
+    rows = {name: [None] * events for name in EVENTS.names}
+    rows |= {
+        "event_id": [f"ev{i:014d}" for i in range(events)],
+        "run_id": [run_id] * events,
+        "drive_id": [ids[o] for o in owner],
+        "type": kinds.tolist(),
+        "severity": np.array(["low", "medium", "high"])[rng.integers(0, 3, events)].tolist(),
+        "start_s": at.tolist(),
+        "end_s": (at + 1.5).tolist(),
+        "start_utc_ns": (start[owner] + (at * 1e9).astype(np.int64)).tolist(),
+        "peak": rng.uniform(3, 8, events).tolist(),
+        "unit": ["m/s^2"] * events,
+        "lat": (lat[owner] + rng.normal(0, 0.006, events)).tolist(),
+        "lon": (lon[owner] + rng.normal(0, 0.009, events)).tolist(),
+    }
+    lake.append("events", pa.table(rows, schema=EVENTS), message="bench events")
+    runs = {name: [None] * drives for name in RUNS.names}
+    runs |= {
+        "run_id": [run_id] * drives,
+        "drive_id": ids,
+        "finished_at": pa.array([datetime.now(UTC)] * drives, RUNS.field("finished_at").type),
+    }
+    lake.append("event_runs", pa.table(runs, schema=RUNS), message="bench runs")
+    from drivelake.share import Sharing
+
+    return lake, real_id, Sharing(lake).create_key(admin=True).token
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--drives", type=int, default=10_000)
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        made = time.perf_counter()
+        lake, real_id, key = fleet_lake(root, args.drives, args.events)
+        print(
+            f"lake: {args.drives:,} drives, {args.events:,} events generated in "
+            f"{time.perf_counter() - made:.1f} s",
+            file=sys.stderr,
+        )
+        proc, base = serve(Path(lake.uri), root / "serve.log")
+        try:
+            with sync_playwright() as p:
+                context = p.chromium.launch_persistent_context(
+                    str(root / "profile"),
+                    executable_path=CHROMIUM,
+                    args=CHROMIUM_ARGS,
+                    headless=True,
+                    viewport={"width": 1400, "height": 900},
+                )
+                page = context.new_page()
+                page.goto(base + "/")
+                page.evaluate("k => sessionStorage.setItem('drivelake.key', k)", key)
+
+                def load(hash_: str, ready: str) -> float:
+                    page.goto("about:blank")
+                    start = time.perf_counter()
+                    page.goto(f"{base}/#/{hash_}")
+                    page.wait_for_selector(ready, timeout=60_000)
+                    return time.perf_counter() - start
+
+                fleet = [
+                    load("fleet", "#fleet-map[data-state=ready] .cluster") for _ in range(args.runs)
+                ]
+                drive = [
+                    load(f"drive/{real_id}", ".page-drive[data-state=ready]")
+                    for _ in range(args.runs)
+                ]
+                context.close()
+        finally:
+            proc.terminate()
+            proc.wait(10)
+    for name, times, target in (
+        (f"fleet page, {args.drives:,} drives / {args.events:,} events", fleet, FLEET_TARGET_S),
+        ("drive page, 15 min at 100 Hz with events", drive, DRIVE_TARGET_S),
+    ):
+        median = statistics.median(times)
+        report(
+            name,
+            f"first {times[0]:.2f} s (cold), median {median:.2f} s over {len(times)} loads",
+            f"target {target:.1f} s",
+            max(times) / target,
+            f"worst load / target <= 1 (<= {target:.0f} s)",
+            max(times) <= target,
+        )
+
+
+if __name__ == "__main__":
+    main()
