@@ -128,7 +128,8 @@ def _re_encode(
         stream = dst.add_stream("libx264", rate=round(info.fps) or 25)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.codec_context.time_base = stream.time_base = _CLIP_TIME_BASE
-        stream.codec_context.options = {"preset": "veryfast", "crf": "20"}
+        # one x264 thread: the same cut gives the same bytes (exports must be reproducible)
+        stream.codec_context.options = {"preset": "veryfast", "crf": "20", "threads": "1"}
         last = None
         for frame in iter_selected(info, list(range(first, stop))):
             rgb = to_rgb(frame, info.rotation)
