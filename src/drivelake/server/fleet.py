@@ -60,6 +60,12 @@ def grid(lat: np.ndarray, lon: np.ndarray, zoom: int, cell_px: int):
     return inverse, int(inverse.max()) + 1 if len(inverse) else 0
 
 
+def _codes(values: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """Strings as (sorted distinct names, int code per value): masks and grouping on ints."""
+    names, codes = np.unique(np.array([v or "" for v in values], dtype=str), return_inverse=True)
+    return names.tolist(), codes
+
+
 def _ns(when: datetime | None, default: int) -> int:
     return int(when.timestamp() * 1e9) if when is not None else default
 
@@ -74,6 +80,7 @@ class FleetIndex:
         self._tracks: dict[str, tuple[str, list[list[float]]]] = {}
         self.drives: dict[str, np.ndarray] = {}
         self.events: dict[str, np.ndarray] = {}
+        self.names: dict[str, list[str]] = {}
 
     def refresh(self) -> None:
         """Reload drives and events if any of their tables has a new version."""
@@ -111,7 +118,18 @@ class FleetIndex:
         e["t_ns"] = ev["start_utc_ns"].fill_null(0).to_numpy()
         e["unit"] = ev["unit"].to_numpy(zero_copy_only=False)
         e["vehicle_id"] = np.array([vehicle_of.get(i, "") for i in e["drive_id"]], dtype=object)
+        vehicles, d["vehicle_code"] = _codes(d["vehicle_id"])
+        code_of = {v: i for i, v in enumerate(vehicles)}
+        e["vehicle_code"] = np.array([code_of[v] for v in e["vehicle_id"]], dtype=np.int64)
+        types, e["type_code"] = _codes(e["type"])
+        severities, e["severity_code"] = _codes(e["severity"])
+        self.names = {"vehicle": vehicles, "type": types, "severity": severities}
         self.events = e
+
+    def _wanted(self, kind: str, names: tuple[str, ...]) -> np.ndarray:
+        """Codes of the ``names`` of a kind (unknown names match nothing)."""
+        known = self.names[kind]
+        return np.array([known.index(n) for n in names if n in known], dtype=np.int64)
 
     # ------------------------------------------------------------------ queries
 
@@ -120,17 +138,19 @@ class FleetIndex:
         start, end = d["start_ns"], d["start_ns"] + (d["duration_s"] * 1e9).astype(np.int64)
         mask = (end >= _ns(f.start, -(2**62))) & (start <= _ns(f.end, 2**62))
         if f.vehicles:
-            mask &= np.isin(d["vehicle_id"], f.vehicles)
+            mask &= np.isin(d["vehicle_code"], self._wanted("vehicle", f.vehicles))
         return mask
 
     def _event_mask(self, f: FleetFilter) -> np.ndarray:
         e = self.events
         mask = (e["t_ns"] >= _ns(f.start, -(2**62))) & (e["t_ns"] <= _ns(f.end, 2**62))
-        for column, wanted in (("vehicle_id", f.vehicles), ("type", f.types)):
+        for kind, wanted in (
+            ("vehicle", f.vehicles),
+            ("type", f.types),
+            ("severity", f.severities),
+        ):
             if wanted:
-                mask &= np.isin(e[column], wanted)
-        if f.severities:
-            mask &= np.isin(e["severity"], f.severities)
+                mask &= np.isin(e[f"{kind}_code"], self._wanted(kind, wanted))
         return mask
 
     @staticmethod
@@ -145,7 +165,7 @@ class FleetIndex:
         self.refresh()
         d, e = self.drives, self.events
         dmask, emask = self._drive_mask(f), self._event_mask(f)
-        types, counts = np.unique(e["type"][emask].astype(str), return_counts=True)
+        counts = np.bincount(e["type_code"][emask], minlength=len(self.names["type"]))
         located = dmask & np.isfinite(d["lat"])
         bounds = None
         if located.any():
@@ -158,10 +178,10 @@ class FleetIndex:
         return {
             "drives": int(dmask.sum()),
             "events": int(emask.sum()),
-            "by_type": dict(zip(types.tolist(), counts.tolist(), strict=True)),
-            "vehicles": sorted({v for v in d["vehicle_id"] if v}),
-            "types": sorted({str(t) for t in e["type"]}),
-            "severities": sorted({str(s) for s in e["severity"] if s}),
+            "by_type": {t: int(n) for t, n in zip(self.names["type"], counts, strict=True) if n},
+            "vehicles": [v for v in self.names["vehicle"] if v],
+            "types": [t for t in self.names["type"] if t],
+            "severities": [s for s in self.names["severity"] if s],
             "bounds": bounds,
             "zoom": zoom,
             "clusters": self._clusters(np.flatnonzero(in_view), zoom, cell_px),
@@ -178,7 +198,7 @@ class FleetIndex:
         count = np.bincount(inverse, minlength=n)
         clat = np.bincount(inverse, lat, n) / count
         clon = np.bincount(inverse, lon, n) / count
-        names, codes = np.unique(e["type"][idx].astype(str), return_inverse=True)
+        names, codes = self.names["type"], e["type_code"][idx]
         per_type = np.bincount(inverse * len(names) + codes, minlength=n * len(names))
         per_type = per_type.reshape(n, len(names))
         order = np.argsort(inverse, kind="stable")

@@ -57,7 +57,7 @@ export async function render(view, { parts, params, session }) {
   view.dataset.state = "loading";
   const [drive, rows, events, videos, tags] = await Promise.all([
     get(base),
-    get(`${base}/signals`, { max_points: 1500 }),
+    get(`${base}/signals`, { max_points: 1000 }),
     get(`${base}/events`),
     share ? [] : get(`/api/app/drives/${driveId}/videos`),
     share ? [] : get(`/api/app/drives/${driveId}/tags`),
