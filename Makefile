@@ -3,7 +3,7 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint
+.PHONY: demo test lint browser
 
 $(VENV)/.installed-%: pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -21,5 +21,11 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 
-test: lint
+# the web app's end-to-end tests drive Debian's Chromium (installed with apt when run as root;
+# without it those tests skip and say why)
+browser:
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && apt-get install -y -qq chromium chromium-driver; fi
+
+test: lint browser
 	$(BIN)/pytest -q
