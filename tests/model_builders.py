@@ -22,7 +22,7 @@ def require_torch() -> None:
     pytest.importorskip("transformers", reason="models extra not installed")
 
 
-def _tokenizer(folder: Path):
+def tiny_tokenizer(folder: Path):
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
     from transformers import CLIPTokenizerFast
 
@@ -66,7 +66,7 @@ def tiny_clip(folder: Path, seed: int = 0) -> Path:
 
     folder.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
-    tokenizer = _tokenizer(folder)
+    tokenizer = tiny_tokenizer(folder)
     CLIPModel(CLIPConfig(**_towers(len(tokenizer)), projection_dim=16)).save_pretrained(folder)
     processor = CLIPImageProcessor(
         size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
@@ -79,7 +79,7 @@ def tiny_siglip(folder: Path) -> Path:
     from transformers import SiglipConfig, SiglipImageProcessor, SiglipModel, SiglipProcessor
 
     folder.mkdir(parents=True, exist_ok=True)
-    tokenizer = _tokenizer(folder)
+    tokenizer = tiny_tokenizer(folder)
     towers = _towers(len(tokenizer))
     towers["text_config"]["max_position_embeddings"] = 16
     SiglipModel(SiglipConfig(**towers)).save_pretrained(folder)
