@@ -22,7 +22,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from drivelake import schema
 from drivelake.errors import NotFoundError, StoreError
@@ -38,8 +40,17 @@ DEFAULT_LAKE = "./drivelake-lake"
 # Lance logs "creating dataset" warnings on stderr; the CLI reports what matters itself.
 os.environ.setdefault("LANCE_LOG", "error")
 
-#: Tables whose rows belong to one ingest of a drive, hidden until the catalogue row lands.
-_INGEST_SCOPED = ("signals",)
+#: The ``signals`` SQL view: committed drives' rows, channels decoded to SI floats.
+_SIGNALS_VIEW = (
+    "SELECT s.drive_id, s.stream, s.t_ns, "
+    + ", ".join(
+        f"CAST(s.{c} * {schema.CHANNEL_STEPS[c]!r} AS "
+        f"{'DOUBLE' if c in schema.DOUBLE_CHANNELS else 'FLOAT'}) AS {c}"
+        for c in schema.CHANNELS
+    )
+    + " FROM _signals_stored s SEMI JOIN drives d"
+    " ON s.drive_id = d.drive_id AND s.ingest_id = d.ingest_id"
+)
 
 
 def open(uri: str | os.PathLike[str] | None = None, *, create: bool = True) -> Lake:
@@ -130,6 +141,42 @@ class Lake:
         if self.dataset(name) is None:
             self._write(name, target.empty_table(), target, "create", f"create {name}")
 
+    def append_fragments(self, name: str, data: pa.Table, *, message: str = "") -> list[int]:
+        """Append rows as fragments of their own; return the fragment ids, in row order.
+
+        The ids let a reader go straight to these rows later (see ``signal_fragments``).
+        Concurrent appends are fine: Lance rebases them, and ids are found by data file.
+        """
+        import lance
+        from lance.fragment import write_fragments
+
+        target = schema.TABLES[name]
+        data = data.select(target.names).cast(target)
+        if self.dataset(name) is None:
+            with self._commit_lock(name):
+                self._create_if_missing(name, target)
+        uri = self.table_uri(name)
+        written = write_fragments(data, uri, schema=target, max_rows_per_file=4 << 20)
+        read_version = lance.dataset(uri).version
+        try:
+            ds = lance.LanceDataset.commit(
+                uri,
+                lance.LanceOperation.Append(written),
+                read_version=read_version,
+                commit_message=message or None,
+            )
+        except OSError as exc:
+            raise StoreError(f"{uri}: write failed: {exc}") from exc
+        wanted = {f.files[0].path: i for i, f in enumerate(written)}
+        ids = [0] * len(written)
+        for fragment in reversed(ds.get_fragments()):
+            path = fragment.metadata.files[0].path
+            if path in wanted:
+                ids[wanted.pop(path)] = fragment.fragment_id
+                if not wanted:
+                    break
+        return ids
+
     def insert_new(self, name: str, data: pa.Table, key: str, *, message: str = "") -> int:
         """Insert rows whose ``key`` is not in the table yet; return how many were inserted.
 
@@ -188,8 +235,17 @@ class Lake:
 
     def resolve_drive_id(self, drive_id: str) -> str:
         """Accept a unique prefix of a drive id, as git does for commits."""
-        ids = self.drives(columns=["drive_id"]).column("drive_id").to_pylist()
-        matches = [d for d in ids if d.startswith(drive_id)]
+        return self._drive_row(drive_id, ["drive_id"])["drive_id"]
+
+    def _drive_row(self, drive_id: str, columns: list[str] | None = None) -> dict[str, Any]:
+        """The catalogue row of a drive id or of a unique prefix of one (one scan either way)."""
+        quoted = _quote(drive_id)
+        rows = self.drives(
+            where=f"drive_id LIKE '{quoted.replace('%', '').replace('_', '')}%'",
+            columns=sorted({"drive_id", *columns}) if columns else None,
+        ).to_pylist()
+        exact = [r for r in rows if r["drive_id"] == drive_id]
+        matches = exact or [r for r in rows if r["drive_id"].startswith(drive_id)]
         if len(matches) == 1:
             return matches[0]
         if not matches:
@@ -198,8 +254,7 @@ class Lake:
 
     def drive(self, drive_id: str) -> dict[str, Any]:
         """One drive's catalogue row as a dict (``drive_id`` may be a unique prefix)."""
-        drive_id = self.resolve_drive_id(drive_id)
-        row = self.drives(where=f"drive_id = '{drive_id}'").to_pylist()[0]
+        row = self._drive_row(drive_id)
         row["metadata"] = json.loads(row.pop("metadata_json") or "{}")
         return row
 
@@ -212,27 +267,66 @@ class Lake:
         """A drive's samples, sorted by stream then time: ``stream``, ``t_ns`` and channels.
 
         Without ``columns``, the channels meaningful for the streams read come (a drive with
-        only IMU data does not pay for the empty GNSS and CAN columns).
+        only IMU data does not pay for the empty GNSS and CAN columns). Channels are floats in
+        SI units.
         """
-        drive = self.drives(
-            where=f"drive_id = '{_quote(self.resolve_drive_id(drive_id))}'",
-            columns=["drive_id", "ingest_id", "streams"],
-        ).to_pylist()[0]
+        drive = self._drive_row(
+            drive_id, ["ingest_id", "streams", "stream_stats", "signal_fragments"]
+        )
         wanted = list(streams) if streams is not None else drive["streams"]
         if columns is None:
             meaningful = {c for s in wanted for c in schema.STREAM_CHANNELS.get(s, schema.CHANNELS)}
             columns = [c for c in schema.CHANNELS if c in meaningful]
-        cols = ["stream", "t_ns", *[c for c in columns if c not in ("stream", "t_ns")]]
+        channels = [c for c in columns if c in schema.CHANNEL_STEPS]
+        out = pa.schema([schema.SAMPLES.field(n) for n in ("stream", "t_ns", *channels)])
         ds = self.dataset("signals")
-        if ds is None:
-            return schema.SIGNALS.empty_table().select(cols)
-        predicate = (
-            f"drive_id = '{_quote(drive['drive_id'])}' AND ingest_id = '{drive['ingest_id']}'"
+        pieces = [] if ds is None else self._read_streams(ds, drive, wanted, channels)
+        if not pieces:
+            return out.empty_table()
+        return pa.Table.from_batches(
+            [_decode(stream, rows, out) for stream, rows in pieces], schema=out
         )
-        if streams is not None:
-            names = ", ".join(f"'{_quote(s)}'" for s in wanted)
-            predicate += f" AND stream IN ({names})"
-        return ds.to_table(filter=predicate, columns=cols)
+
+    def _read_streams(
+        self, ds: lance.LanceDataset, drive: dict[str, Any], streams: list[str], channels: list[str]
+    ) -> list[tuple[str, pa.Table]]:
+        """The stored rows of each wanted stream, read straight from the drive's fragments.
+
+        Each stream reads only its own channels of ``channels`` (the rest of its row is null).
+        """
+        fragments = [ds.get_fragment(i) for i in drive["signal_fragments"] or []]
+        if not fragments or any(f is None for f in fragments):  # compacted since: scan instead
+            return self._scan_streams(ds, drive, streams, channels)
+        bounds = np.cumsum([0] + [f.metadata.physical_rows for f in fragments])
+        pieces, first = [], 0
+        for stat in drive["stream_stats"]:  # rows are stored in this order
+            lo, hi = first, first + stat["samples"]
+            first = hi
+            if stat["stream"] not in streams:
+                continue
+            parts, columns = [], ["t_ns", *_channels_of(stat["stream"], channels)]
+            for f, f_lo, f_hi in zip(fragments, bounds[:-1], bounds[1:], strict=True):
+                a, b = max(lo, f_lo), min(hi, f_hi)
+                if a < b:
+                    parts.append(
+                        f.to_table(columns=columns, offset=int(a - f_lo), limit=int(b - a))
+                    )
+            pieces.append((stat["stream"], pa.concat_tables(parts)))
+        return pieces
+
+    def _scan_streams(
+        self, ds: lance.LanceDataset, drive: dict[str, Any], streams: list[str], channels: list[str]
+    ) -> list[tuple[str, pa.Table]]:
+        names = ", ".join(f"'{_quote(s)}'" for s in streams)
+        table = ds.to_table(
+            columns=["stream", "t_ns", *channels],
+            filter=f"drive_id = '{_quote(drive['drive_id'])}' AND ingest_id = "
+            f"'{drive['ingest_id']}' AND stream IN ({names})",
+        )
+        return [
+            (s, table.filter(pc.equal(table["stream"], s)).drop_columns(["stream"]))
+            for s in sorted(streams)
+        ]
 
     def stream(self, drive_id: str, stream: str) -> pa.Table | None:
         """One stream of a drive with only its meaningful channels, or None if absent."""
@@ -245,7 +339,7 @@ class Lake:
     def connect(self) -> duckdb.DuckDBPyConnection:
         """A DuckDB connection with every table of the lake as a view of the same name.
 
-        Ingest-scoped tables (``signals``) show only rows of committed drives.
+        ``signals`` shows only rows of committed drives, with channels as floats in SI units.
         """
         import duckdb
 
@@ -254,12 +348,9 @@ class Lake:
             ds = self.dataset(name)
             if ds is None:
                 continue
-            if name in _INGEST_SCOPED and "drives" in self.table_names():
-                con.register(f"_{name}_all", ds)
-                con.execute(
-                    f"CREATE VIEW {name} AS SELECT s.* FROM _{name}_all s "
-                    "SEMI JOIN drives d ON s.drive_id = d.drive_id AND s.ingest_id = d.ingest_id"
-                )
+            if name == "signals" and "drives" in self.table_names():
+                con.register("_signals_stored", ds)
+                con.execute(f"CREATE VIEW signals AS {_SIGNALS_VIEW}")
             else:
                 con.register(name, ds)
         return con
@@ -376,33 +467,28 @@ class Lake:
         return ingest_paths(self, paths, options, on_result=on_result, on_discovered=on_discovered)
 
     def sweep_orphans(self) -> int:
-        """Delete sample rows of ingests that never committed and whose writer is gone."""
-        committed = set(self.drives(columns=["ingest_id"]).column("ingest_id").to_pylist())
-        swept = 0
-        for name in _INGEST_SCOPED:
-            ds = self.dataset(name)
-            if ds is None:
-                continue
-            ids = set(ds.to_table(columns=["ingest_id"]).column("ingest_id").unique().to_pylist())
-            dead = [i for i in ids - committed if not _writer_alive(i)]
-            if dead:
-                listed = ", ".join(f"'{i}'" for i in dead)
-                ds.delete(f"ingest_id IN ({listed})")
-                swept += len(dead)
-        return swept
+        """Delete sample rows of ingests that never committed and whose writer is gone.
 
-    def index_signals(self) -> None:
-        """Keep the drive_id index of ``signals`` current (whole-drive loads use it)."""
+        Every committed drive names its fragments, so only the others need a look: each such
+        fragment holds one ingest's rows, and its first row says whose.
+        """
+        drives = self.drives(columns=["ingest_id", "signal_fragments"])
+        committed = set(drives.column("ingest_id").to_pylist())
+        owned = {i for ids in drives.column("signal_fragments").to_pylist() for i in ids or []}
         ds = self.dataset("signals")
         if ds is None:
-            return
-        try:
-            if any(i.name == "drive_id_idx" for i in ds.describe_indices()):
-                ds.optimize.optimize_indices()
-            else:
-                ds.create_scalar_index("drive_id", "BTREE", name="drive_id_idx")
-        except Exception:  # an index is an optimisation; a concurrent writer may win the race
-            pass
+            return 0
+        dead = set()
+        for fragment in ds.get_fragments():
+            if fragment.fragment_id in owned:
+                continue
+            first = fragment.to_table(columns=["ingest_id"], limit=1).column("ingest_id")
+            for ingest_id in first.to_pylist():
+                if ingest_id not in committed and not _writer_alive(ingest_id):
+                    dead.add(ingest_id)
+        if dead:
+            ds.delete("ingest_id IN ({})".format(", ".join(f"'{i}'" for i in sorted(dead))))
+        return len(dead)
 
 
 def _quote(value: str) -> str:
@@ -424,3 +510,28 @@ def _writer_alive(ingest_id: str, max_age_s: float = 6 * 3600) -> bool:
     except PermissionError:
         return True
     return int(pid) != os.getpid()
+
+
+def _channels_of(stream: str, channels: list[str]) -> list[str]:
+    meaningful = schema.STREAM_CHANNELS.get(stream, schema.CHANNELS)
+    return [c for c in channels if c in meaningful]
+
+
+def _decode(stream: str, rows: pa.Table, out: pa.Schema) -> pa.RecordBatch:
+    """Stored rows of one stream as samples: int32 steps back to floats in SI units."""
+    n = rows.num_rows
+    arrays = [pa.repeat(pa.scalar(stream, pa.string()), n), rows["t_ns"].combine_chunks()]
+    for field in out:
+        if field.name not in schema.CHANNEL_STEPS:
+            continue
+        if field.name not in rows.column_names:
+            arrays.append(pa.nulls(n, field.type))
+            continue
+        stored = rows[field.name].combine_chunks()
+        step, kind = schema.CHANNEL_STEPS[field.name], np.dtype(field.type.to_pandas_dtype())
+        if stored.null_count:  # nulls come out of to_numpy as NaN and go back in as nulls
+            values = np.multiply(stored.to_numpy(zero_copy_only=False), step, dtype=kind)
+            arrays.append(pa.array(values, field.type, from_pandas=True))
+        else:
+            arrays.append(pa.array(np.multiply(stored.to_numpy(), step, dtype=kind)))
+    return pa.RecordBatch.from_arrays(arrays, schema=out)

@@ -139,8 +139,6 @@ def ingest_paths(
     for _, results in get_engine(options.engine, jobs=options.jobs).map(_ingest_task, tasks):
         for result in results:
             emit(result)
-    if report.count("ingested"):
-        lake.index_signals()
     return report
 
 
@@ -187,8 +185,8 @@ def write_drive(lake: Lake, rec: Recording, drive_id: str, *, source: str) -> In
         return IngestResult(source, "already present", drive_id, "already present")
     ingest_id = new_ingest_id()
     signals = signals_table(rec, drive_id, ingest_id)
-    lake.append("signals", signals, message=f"ingest {drive_id}")
-    row = catalogue_row(rec, drive_id, ingest_id)
+    fragments = lake.append_fragments("signals", signals, message=f"ingest {drive_id}")
+    row = catalogue_row(rec, drive_id, ingest_id, fragments)
     inserted = lake.insert_new("drives", row, "drive_id", message=f"ingest {drive_id}")
     if not inserted:  # another process committed the same drive first
         lake.delete("signals", f"ingest_id = '{ingest_id}'")
@@ -199,7 +197,10 @@ def write_drive(lake: Lake, rec: Recording, drive_id: str, *, source: str) -> In
 
 
 def signals_table(rec: Recording, drive_id: str, ingest_id: str) -> pa.Table:
-    """One drive's streams as rows of the signals table, sorted by (stream, t_ns)."""
+    """One drive's streams as stored rows of the signals table, sorted by (stream, t_ns).
+
+    Channels are quantised to their ``CHANNEL_STEPS``; missing values become nulls.
+    """
     pieces = []
     for s in sorted(rec.streams, key=lambda s: s.name):
         n = len(s)
@@ -210,17 +211,25 @@ def signals_table(rec: Recording, drive_id: str, ingest_id: str) -> pa.Table:
             "t_ns": pa.array(s.t_ns, pa.int64()),
         }
         for name in schema.CHANNELS:
-            kind = schema.SIGNALS.field(name).type
             if name in s.channels:
-                values = np.asarray(s.channels[name], dtype=kind.to_pandas_dtype())
-                cols[name] = pa.array(values, kind, from_pandas=True)
+                cols[name] = quantise(s.channels[name], schema.CHANNEL_STEPS[name])
             else:
-                cols[name] = pa.nulls(n, kind)
+                cols[name] = pa.nulls(n, pa.int32())
         pieces.append(pa.table(cols, schema=schema.SIGNALS))
     return pa.concat_tables(pieces)
 
 
-def catalogue_row(rec: Recording, drive_id: str, ingest_id: str) -> pa.Table:
+def quantise(values: np.ndarray, step: float) -> pa.Array:
+    """Float values as int32 multiples of ``step``; NaN (and values beyond int32) as null."""
+    steps = np.round(np.asarray(values, dtype=np.float64) / step)
+    valid = np.isfinite(steps) & (np.abs(steps) < 2**31 - 1)
+    ints = np.where(valid, steps, 0).astype(np.int32)
+    return pa.array(ints, pa.int32(), mask=~valid)
+
+
+def catalogue_row(
+    rec: Recording, drive_id: str, ingest_id: str, signal_fragments: list[int]
+) -> pa.Table:
     """The drive's row in ``drives``: times, distance, bounds and per-stream statistics."""
     first, last = rec.time_range()
     t0 = rec.t0_ns if rec.t0_ns is not None else first
@@ -261,6 +270,7 @@ def catalogue_row(rec: Recording, drive_id: str, ingest_id: str) -> pa.Table:
             {"stream": s.name, "samples": len(s), "rate_hz": stream_rate_hz(s.t_ns)}
             for s in sorted(rec.streams, key=lambda s: s.name)
         ],
+        "signal_fragments": signal_fragments,
         **bounds,
         "videos": [vars(v) for v in rec.videos],
         "repairs": rec.repairs,

@@ -261,19 +261,13 @@ class FleetIndex:
         return {"drives_in_view": len(idx), "tracks": tracks}
 
     def _load_tracks(self, ingest_ids: dict[str, str]) -> None:
-        ds = self.lake.dataset("signals")
-        if not ingest_ids or ds is None:
-            return
-        listed = ", ".join(f"'{i}'" for i in ingest_ids.values())
-        table = ds.to_table(
-            columns=["drive_id", "lat", "lon"],
-            filter=f"stream IN ('gnss', 'pose') AND lat IS NOT NULL AND ingest_id IN ({listed})",
-        )
-        drive = table["drive_id"].to_numpy(zero_copy_only=False)
-        lat, lon = table["lat"].to_numpy(), table["lon"].to_numpy()
+        """Each drive's positions, thinned to TRACK_POINTS (a direct read of its own rows)."""
         for drive_id, ingest_id in ingest_ids.items():
-            rows = np.flatnonzero(drive == drive_id)
-            step = max(1, -(-len(rows) // TRACK_POINTS))
-            rows = rows[::step]
-            points = np.round(np.column_stack([lat[rows], lon[rows]]), 6).tolist()
+            track = self.lake.stream(drive_id, "gnss") or self.lake.stream(drive_id, "pose")
+            points: list = []
+            if track is not None:
+                step = max(1, -(-track.num_rows // TRACK_POINTS))
+                lat = track["lat"].to_numpy(zero_copy_only=False)[::step]
+                lon = track["lon"].to_numpy(zero_copy_only=False)[::step]
+                points = np.round(np.column_stack([lat, lon]), 6).tolist()
             self._tracks[drive_id] = (ingest_id, points)
