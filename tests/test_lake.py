@@ -161,3 +161,14 @@ def test_killed_ingest_leaves_only_complete_drives_and_next_ingest_finishes(tmp_
     assert counts == 40 * (2000 + 40)
     raw = lake.dataset("signals").count_rows()
     assert raw == counts, "orphans of the killed process were swept"
+
+
+def test_stage_doors_on_the_lake(lake, tmp_path):
+    """lake.detect / events / search / datasets reach the stage modules (imported on use)."""
+    report = lake.ingest([write_csv(tmp_path / "a.csv", n=500)])
+    result = lake.detect()
+    assert result["processed"] == 1
+    assert lake.events(report.drive_ids[0]).num_rows == len(lake.events())
+    assert list(lake.datasets) == []
+    with pytest.raises(ValueError, match="needs words"):
+        lake.search()

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     import duckdb
     import lance
 
+    from drivelake.curate.datasets import Datasets
     from drivelake.ingest import IngestOptions, IngestReport, IngestResult
 
 DEFAULT_LAKE = "./drivelake-lake"
@@ -333,6 +334,34 @@ class Lake:
         cols = schema.STREAM_CHANNELS.get(stream)
         table = self.signals(drive_id, streams=[stream], columns=cols)
         return table if table.num_rows else None
+
+    # ------------------------------------------------------------------ later stages
+    # Thin doors to the stage modules (imported on use, so `import drivelake` stays light).
+
+    def detect(self, drive_ids: list[str] | None = None, **options: Any) -> dict[str, Any]:
+        """Detect driving events; see :func:`drivelake.events.detect`."""
+        from drivelake.events import detect
+
+        return detect(self, drive_ids, **options)
+
+    def events(self, drive_id: str | None = None, **filters: Any) -> pa.Table:
+        """Detected events (``type=``, ``run_id=``); see :func:`drivelake.events.events`."""
+        from drivelake.events import events
+
+        return events(self, drive_id, **filters)
+
+    def search(self, text: str | None = None, **options: Any) -> pa.Table:
+        """Search frames by words, example and SQL; see :func:`drivelake.search.search`."""
+        from drivelake.search import search
+
+        return search(self, text, **options)
+
+    @property
+    def datasets(self) -> Datasets:
+        """The curated datasets by name: ``lake.datasets["night-brakes"]``."""
+        from drivelake.curate.datasets import datasets
+
+        return datasets(self)
 
     # ------------------------------------------------------------------ SQL
 
