@@ -210,11 +210,12 @@ def signals_table(rec: Recording, drive_id: str, ingest_id: str) -> pa.Table:
             "stream": pa.repeat(pa.scalar(s.name, pa.string()), n),
             "t_ns": pa.array(s.t_ns, pa.int64()),
         }
+        absent = pa.nulls(n, pa.int32())  # one shared all-null column for the unused channels
         for name in schema.CHANNELS:
             if name in s.channels:
                 cols[name] = quantise(s.channels[name], schema.CHANNEL_STEPS[name])
             else:
-                cols[name] = pa.nulls(n, pa.int32())
+                cols[name] = absent
         pieces.append(pa.table(cols, schema=schema.SIGNALS))
     return pa.concat_tables(pieces)
 

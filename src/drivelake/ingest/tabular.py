@@ -11,6 +11,7 @@ unit to set. Position columns repeated at the IMU rate are collapsed to the fixe
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -321,7 +322,7 @@ def _scaled(values: np.ndarray, role: str, unit: str | None, path: Path) -> np.n
 
 
 def table_to_recording(
-    table: pa.Table, path: Path, options: ReadOptions, source_format: str
+    table: pa.Table, path: Path, options: ReadOptions, source_format: str, source: SourceFile
 ) -> Recording:
     """Turn a table of samples into streams (shared by the CSV and Parquet readers)."""
     if table.num_rows == 0:
@@ -342,7 +343,7 @@ def table_to_recording(
     frame = options.extra.get("frame") or (FRAME_DEVICE if has_vectors else FRAME_NONE)
     return Recording(
         source_format=source_format,
-        sources=[SourceFile.of(path)],
+        sources=[source],
         streams=streams,
         source_frame=frame,
         utc_offset_ns=0 if absolute else None,
@@ -463,17 +464,21 @@ def _read_csv(path: Path, options: ReadOptions) -> Recording:
         )
         return "skip"
 
-    try:
-        table = pacsv.read_csv(
-            path,
-            parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid),
-            convert_options=pacsv.ConvertOptions(
-                strings_can_be_null=True, null_values=["", "NA", "NaN", "nan", "null", "NULL"]
-            ),
-        )
-    except pa.ArrowInvalid as exc:
-        raise InputError(path, f"unreadable CSV: {str(exc).splitlines()[0]}") from exc
-    rec = table_to_recording(table, path, options, "csv")
+    with ThreadPoolExecutor(1) as pool:  # hash the file while Arrow parses it
+        source = pool.submit(SourceFile.of, path)
+        try:
+            table = pacsv.read_csv(
+                path,
+                parse_options=pacsv.ParseOptions(
+                    delimiter=delimiter, invalid_row_handler=on_invalid
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    strings_can_be_null=True, null_values=["", "NA", "NaN", "nan", "null", "NULL"]
+                ),
+            )
+        except pa.ArrowInvalid as exc:
+            raise InputError(path, f"unreadable CSV: {str(exc).splitlines()[0]}") from exc
+        rec = table_to_recording(table, path, options, "csv", source.result())
     fleet = fleet_entry(path)  # a drive of a drivelake.synth fleet: say it is synthetic
     if fleet is not None:
         rec.synthetic = True
@@ -497,7 +502,7 @@ def _read_parquet(path: Path, options: ReadOptions) -> Recording:
         table = pq.read_table(path)
     except (pa.ArrowInvalid, OSError) as exc:
         raise InputError(path, f"unreadable Parquet: {str(exc).splitlines()[0]}") from exc
-    return table_to_recording(table, path, options, "parquet")
+    return table_to_recording(table, path, options, "parquet", SourceFile.of(path))
 
 
 CSV_READER = Reader("csv", _sniff_csv, _read_csv)
