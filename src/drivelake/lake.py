@@ -41,12 +41,13 @@ DEFAULT_LAKE = "./drivelake-lake"
 # Lance logs "creating dataset" warnings on stderr; the CLI reports what matters itself.
 os.environ.setdefault("LANCE_LOG", "error")
 
-#: The ``signals`` SQL view: committed drives' rows, channels decoded to SI floats.
+#: The ``signals`` SQL view: committed drives' rows, channels decoded (zigzag, step) to SI floats.
 _SIGNALS_VIEW = (
     "SELECT s.drive_id, s.stream, s.t_ns, "
     + ", ".join(
-        f"CAST(s.{c} * {schema.CHANNEL_STEPS[c]!r} AS "
-        f"{'DOUBLE' if c in schema.DOUBLE_CHANNELS else 'FLOAT'}) AS {c}"
+        f"CAST((CASE WHEN s.{c} % 2 = 0 THEN s.{c} // 2 ELSE -((s.{c}::BIGINT + 1) // 2) END)"
+        f" * {schema.CHANNEL_STEPS[c]!r} AS {'DOUBLE' if c in schema.DOUBLE_CHANNELS else 'FLOAT'})"
+        f" AS {c}"
         for c in schema.CHANNELS
     )
     + " FROM _signals_stored s SEMI JOIN drives d"
@@ -547,7 +548,7 @@ def _channels_of(stream: str, channels: list[str]) -> list[str]:
 
 
 def _decode(stream: str, rows: pa.Table, out: pa.Schema) -> pa.RecordBatch:
-    """Stored rows of one stream as samples: int32 steps back to floats in SI units."""
+    """Stored rows of one stream as samples: zigzag-coded steps back to floats in SI units."""
     n = rows.num_rows
     arrays = [pa.repeat(pa.scalar(stream, pa.string()), n), rows["t_ns"].combine_chunks()]
     for field in out:
@@ -557,10 +558,10 @@ def _decode(stream: str, rows: pa.Table, out: pa.Schema) -> pa.RecordBatch:
             arrays.append(pa.nulls(n, field.type))
             continue
         stored = rows[field.name].combine_chunks()
+        zigzag = stored.fill_null(0).to_numpy() if stored.null_count else stored.to_numpy()
+        ints = (zigzag >> 1).view(np.int32) ^ -(zigzag & 1).view(np.int32)
         step, kind = schema.CHANNEL_STEPS[field.name], np.dtype(field.type.to_pandas_dtype())
-        if stored.null_count:  # nulls come out of to_numpy as NaN and go back in as nulls
-            values = np.multiply(stored.to_numpy(zero_copy_only=False), step, dtype=kind)
-            arrays.append(pa.array(values, field.type, from_pandas=True))
-        else:
-            arrays.append(pa.array(np.multiply(stored.to_numpy(), step, dtype=kind)))
+        values = np.multiply(ints, step, dtype=kind)
+        mask = stored.is_null().to_numpy(zero_copy_only=False) if stored.null_count else None
+        arrays.append(pa.array(values, field.type, mask=mask))
     return pa.RecordBatch.from_arrays(arrays, schema=out)

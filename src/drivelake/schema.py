@@ -10,11 +10,11 @@ they are in (e.g. ``earth_enu`` for phones reporting in an Earth frame).
 stream name saying which channels are meaningful (the others are null). A drive's rows are
 written together, sorted by (stream, t_ns), into fragments of their own; the drive's catalogue
 row records those fragment ids and the samples per stream, so a whole-drive (or one-stream)
-load reads exactly its rows with no filter and no index. Channels are stored as int32 in fixed
-steps far below any sensor's resolution (``CHANNEL_STEPS``: 0.1 mm/s² for acceleration, 1 cm
-for positions …) and zstd-compressed in large chunks: stored quantised, a 100 Hz IMU sample
-costs a fifth of its CSV text. Readers never see the integers: :meth:`drivelake.Lake.signals`
-and the ``signals`` SQL view return floats in SI units.
+load reads exactly its rows with no filter and no index. Channels are stored as integer steps
+far below any sensor's resolution (``CHANNEL_STEPS``: 0.1 mm/s² for acceleration, 1 cm for
+positions …), zigzag-coded so Lance bit-packs them (an acceleration takes ~19 bits); times are
+zstd-compressed. A 100 Hz IMU sample costs about a quarter of its CSV text. Readers never see
+the integers: :meth:`drivelake.Lake.signals` and the ``signals`` SQL view return SI floats.
 """
 
 from __future__ import annotations
@@ -112,11 +112,13 @@ def channel_type(name: str) -> pa.DataType:
 
 
 def _stored_channel(name: str) -> pa.Field:
-    meta = {**_ZSTD_LARGE, "unit": CHANNEL_UNITS[name], "step": repr(CHANNEL_STEPS[name])}
-    return pa.field(name, pa.int32(), metadata=meta)
+    # zigzag-coded steps (small magnitudes -> small unsigned ints) that Lance bit-packs: as
+    # compact as zstd here, and several times faster to read back
+    meta = {"unit": CHANNEL_UNITS[name], "step": repr(CHANNEL_STEPS[name]), "coding": "zigzag"}
+    return pa.field(name, pa.uint32(), metadata=meta)
 
 
-#: The signals table as stored (channels as int32 steps; see the module docstring).
+#: The signals table as stored (channels as zigzag-coded int32 steps; see the module doc).
 SIGNALS = pa.schema(
     [
         pa.field("drive_id", pa.string(), nullable=False, metadata=_ZSTD),

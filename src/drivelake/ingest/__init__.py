@@ -210,7 +210,7 @@ def signals_table(rec: Recording, drive_id: str, ingest_id: str) -> pa.Table:
             "stream": pa.repeat(pa.scalar(s.name, pa.string()), n),
             "t_ns": pa.array(s.t_ns, pa.int64()),
         }
-        absent = pa.nulls(n, pa.int32())  # one shared all-null column for the unused channels
+        absent = pa.nulls(n, pa.uint32())  # one shared all-null column for the unused channels
         for name in schema.CHANNELS:
             if name in s.channels:
                 cols[name] = quantise(s.channels[name], schema.CHANNEL_STEPS[name])
@@ -221,11 +221,15 @@ def signals_table(rec: Recording, drive_id: str, ingest_id: str) -> pa.Table:
 
 
 def quantise(values: np.ndarray, step: float) -> pa.Array:
-    """Float values as int32 multiples of ``step``; NaN (and values beyond int32) as null."""
+    """Float values as zigzag-coded int32 multiples of ``step`` (see ``schema.SIGNALS``).
+
+    NaN, and values beyond int32's range of steps, become nulls.
+    """
     steps = np.round(np.asarray(values, dtype=np.float64) / step)
     valid = np.isfinite(steps) & (np.abs(steps) < 2**31 - 1)
     ints = np.where(valid, steps, 0).astype(np.int32)
-    return pa.array(ints, pa.int32(), mask=~valid)
+    zigzag = ((ints << 1) ^ (ints >> 31)).view(np.uint32)
+    return pa.array(zigzag, pa.uint32(), mask=~valid)
 
 
 def catalogue_row(
