@@ -41,15 +41,25 @@ DEFAULT_LAKE = "./drivelake-lake"
 # Lance logs "creating dataset" warnings on stderr; the CLI reports what matters itself.
 os.environ.setdefault("LANCE_LOG", "error")
 
+
 #: The ``signals`` SQL view: committed drives' rows, channels decoded (zigzag, step) to SI floats.
+def _view_channel(channel: str) -> str:
+    """SQL for one named channel of the ``signals`` view: the stream's slot, decoded."""
+    kind = "DOUBLE" if channel in schema.DOUBLE_CHANNELS else "FLOAT"
+    cases = " ".join(
+        f"WHEN '{stream}' THEN (CASE WHEN s.{slot} % 2 = 0 THEN s.{slot} // 2 "
+        f"ELSE -((s.{slot}::BIGINT + 1) // 2) END)"
+        for stream in schema.STREAM_CHANNELS
+        if (slot := schema.slot_of(stream, channel))
+    )
+    step = schema.CHANNEL_STEPS[channel]
+    return f"CAST((CASE s.stream {cases} END) * {step!r} AS {kind}) AS {channel}"
+
+
+#: The ``signals`` SQL view: committed drives' rows with named channels as SI floats.
 _SIGNALS_VIEW = (
     "SELECT s.drive_id, s.stream, s.t_ns, "
-    + ", ".join(
-        f"CAST((CASE WHEN s.{c} % 2 = 0 THEN s.{c} // 2 ELSE -((s.{c}::BIGINT + 1) // 2) END)"
-        f" * {schema.CHANNEL_STEPS[c]!r} AS {'DOUBLE' if c in schema.DOUBLE_CHANNELS else 'FLOAT'})"
-        f" AS {c}"
-        for c in schema.CHANNELS
-    )
+    + ", ".join(_view_channel(c) for c in schema.CHANNELS)
     + " FROM _signals_stored s SEMI JOIN drives d"
     " ON s.drive_id = d.drive_id AND s.ingest_id = d.ingest_id"
 )
@@ -306,7 +316,7 @@ class Lake:
             first = hi
             if stat["stream"] not in streams:
                 continue
-            parts, columns = [], ["t_ns", *_channels_of(stat["stream"], channels)]
+            parts, columns = [], ["t_ns", *_slots_of(stat["stream"], channels)]
             for f, f_lo, f_hi in zip(fragments, bounds[:-1], bounds[1:], strict=True):
                 a, b = max(lo, f_lo), min(hi, f_hi)
                 if a < b:
@@ -321,7 +331,7 @@ class Lake:
     ) -> list[tuple[str, pa.Table]]:
         names = ", ".join(f"'{_quote(s)}'" for s in streams)
         table = ds.to_table(
-            columns=["stream", "t_ns", *channels],
+            columns=["stream", "t_ns", *(f"v{i}" for i in range(schema.VALUE_SLOTS))],
             filter=f"drive_id = '{_quote(drive['drive_id'])}' AND ingest_id = "
             f"'{drive['ingest_id']}' AND stream IN ({names})",
         )
@@ -542,26 +552,27 @@ def _writer_alive(ingest_id: str, max_age_s: float = 6 * 3600) -> bool:
     return int(pid) != os.getpid()
 
 
-def _channels_of(stream: str, channels: list[str]) -> list[str]:
-    meaningful = schema.STREAM_CHANNELS.get(stream, schema.CHANNELS)
-    return [c for c in channels if c in meaningful]
+def _slots_of(stream: str, channels: list[str]) -> list[str]:
+    """The stored value slots holding ``channels`` in rows of ``stream``."""
+    return [slot for c in channels if (slot := schema.slot_of(stream, c))]
 
 
 def _decode(stream: str, rows: pa.Table, out: pa.Schema) -> pa.RecordBatch:
-    """Stored rows of one stream as samples: zigzag-coded steps back to floats in SI units."""
+    """Stored rows of one stream as samples: slots back to named channels in SI floats."""
     n = rows.num_rows
     arrays = [pa.repeat(pa.scalar(stream, pa.string()), n), rows["t_ns"].combine_chunks()]
     for field in out:
         if field.name not in schema.CHANNEL_STEPS:
             continue
-        if field.name not in rows.column_names:
+        slot = schema.slot_of(stream, field.name)
+        if slot is None or slot not in rows.column_names:
             arrays.append(pa.nulls(n, field.type))
             continue
-        stored = rows[field.name].combine_chunks()
+        stored = rows[slot].combine_chunks()
         zigzag = stored.fill_null(0).to_numpy() if stored.null_count else stored.to_numpy()
         ints = (zigzag >> 1).view(np.int32) ^ -(zigzag & 1).view(np.int32)
         step, kind = schema.CHANNEL_STEPS[field.name], np.dtype(field.type.to_pandas_dtype())
-        values = np.multiply(ints, step, dtype=kind)
+        values = (ints * step).astype(kind)  # via float64: the float nearest the true value
         mask = stored.is_null().to_numpy(zero_copy_only=False) if stored.null_count else None
         arrays.append(pa.array(values, field.type, mask=mask))
     return pa.RecordBatch.from_arrays(arrays, schema=out)

@@ -6,15 +6,18 @@ Vectors are expressed in the ISO 8855 vehicle frame (x forward, y left, z up) wh
 frame is known to be the vehicle's; otherwise ``source_frame`` on the drive says which frame
 they are in (e.g. ``earth_enu`` for phones reporting in an Earth frame).
 
-**Signals layout.** ``signals`` holds one row per sample, one column per channel, with the
-stream name saying which channels are meaningful (the others are null). A drive's rows are
-written together, sorted by (stream, t_ns), into fragments of their own; the drive's catalogue
-row records those fragment ids and the samples per stream, so a whole-drive (or one-stream)
-load reads exactly its rows with no filter and no index. Channels are stored as integer steps
-far below any sensor's resolution (``CHANNEL_STEPS``: 0.1 mm/s² for acceleration, 1 cm for
+**Signals layout.** ``signals`` holds one row per sample of one stream. Each stream's
+channels (``STREAM_CHANNELS``, at most ``VALUE_SLOTS`` of them) sit in the value slots
+``v0``, ``v1`` … in that order, so an IMU row fills three slots and leaves no dozen empty
+columns behind (sparse wide rows cost as much to write as the data). A drive's rows are written
+together, sorted by (stream, t_ns), into fragments of their own; the drive's catalogue row
+records those fragment ids and the samples per stream, so a whole-drive (or one-stream) load
+reads exactly its rows with no filter and no index. Values are stored as integer steps far
+below any sensor's resolution (``CHANNEL_STEPS``: 0.1 mm/s² for acceleration, 1 cm for
 positions …), zigzag-coded so Lance bit-packs them (an acceleration takes ~19 bits); times are
 zstd-compressed. A 100 Hz IMU sample costs about a quarter of its CSV text. Readers never see
-the integers: :meth:`drivelake.Lake.signals` and the ``signals`` SQL view return SI floats.
+slots or integers: :meth:`drivelake.Lake.signals` and the ``signals`` SQL view return named
+channels as SI floats.
 """
 
 from __future__ import annotations
@@ -111,21 +114,28 @@ def channel_type(name: str) -> pa.DataType:
     return pa.float64() if name in DOUBLE_CHANNELS else pa.float32()
 
 
-def _stored_channel(name: str) -> pa.Field:
-    # zigzag-coded steps (small magnitudes -> small unsigned ints) that Lance bit-packs: as
-    # compact as zstd here, and several times faster to read back
-    meta = {"unit": CHANNEL_UNITS[name], "step": repr(CHANNEL_STEPS[name]), "coding": "zigzag"}
-    return pa.field(name, pa.uint32(), metadata=meta)
+#: Value slots of a stored row: enough for the widest stream.
+VALUE_SLOTS = max(len(c) for c in STREAM_CHANNELS.values())
 
 
-#: The signals table as stored (channels as zigzag-coded int32 steps; see the module doc).
+def slot_of(stream: str, channel: str) -> str | None:
+    """The stored column holding ``channel`` in rows of ``stream`` (None if it has none)."""
+    channels = STREAM_CHANNELS.get(stream, ())
+    return f"v{channels.index(channel)}" if channel in channels else None
+
+
+# zigzag-coded steps (small magnitudes -> small unsigned ints) that Lance bit-packs: as compact
+# as zstd here, and several times faster to read back
+_SLOT_META = {"coding": "zigzag int32 steps, see CHANNEL_STEPS"}
+
+#: The signals table as stored (see the module docstring).
 SIGNALS = pa.schema(
     [
         pa.field("drive_id", pa.string(), nullable=False, metadata=_ZSTD),
         pa.field("ingest_id", pa.string(), nullable=False, metadata=_ZSTD),
         pa.field("stream", pa.string(), nullable=False, metadata=_ZSTD),
         pa.field("t_ns", pa.int64(), nullable=False, metadata=_ZSTD_LARGE),
-        *(_stored_channel(c) for c in CHANNELS),
+        *(pa.field(f"v{i}", pa.uint32(), metadata=_SLOT_META) for i in range(VALUE_SLOTS)),
     ]
 )
 

@@ -199,23 +199,25 @@ def write_drive(lake: Lake, rec: Recording, drive_id: str, *, source: str) -> In
 def signals_table(rec: Recording, drive_id: str, ingest_id: str) -> pa.Table:
     """One drive's streams as stored rows of the signals table, sorted by (stream, t_ns).
 
-    Channels are quantised to their ``CHANNEL_STEPS``; missing values become nulls.
+    Each channel goes to its stream's value slot, quantised to its ``CHANNEL_STEPS``; missing
+    values become nulls.
     """
     pieces = []
     for s in sorted(rec.streams, key=lambda s: s.name):
         n = len(s)
+        unknown = set(s.channels) - set(schema.STREAM_CHANNELS.get(s.name, ()))
+        if unknown:
+            raise ValueError(f"stream {s.name!r} has no slot for channels {sorted(unknown)}")
+        absent = pa.nulls(n, pa.uint32())
         cols: dict[str, pa.Array] = {
             "drive_id": pa.repeat(pa.scalar(drive_id, pa.string()), n),
             "ingest_id": pa.repeat(pa.scalar(ingest_id, pa.string()), n),
             "stream": pa.repeat(pa.scalar(s.name, pa.string()), n),
             "t_ns": pa.array(s.t_ns, pa.int64()),
+            **{f"v{i}": absent for i in range(schema.VALUE_SLOTS)},
         }
-        absent = pa.nulls(n, pa.uint32())  # one shared all-null column for the unused channels
-        for name in schema.CHANNELS:
-            if name in s.channels:
-                cols[name] = quantise(s.channels[name], schema.CHANNEL_STEPS[name])
-            else:
-                cols[name] = absent
+        for name, values in s.channels.items():
+            cols[schema.slot_of(s.name, name)] = quantise(values, schema.CHANNEL_STEPS[name])
         pieces.append(pa.table(cols, schema=schema.SIGNALS))
     return pa.concat_tables(pieces)
 
