@@ -8,7 +8,7 @@ import pytest
 
 from conftest import shared
 from drivelake.events import detect, events, load_config
-from drivelake.events.detectors import detect_motion
+from drivelake.events.detectors import detect_motion, peak_floor
 from drivelake.events.evaluate import Label, evaluate, read_truth
 from drivelake.signals.motion import vehicle_motion
 from drivelake.synth import synth_drive
@@ -23,7 +23,7 @@ def test_calibration_recovers_synthetic_mount_and_detects_every_type():
     preds, labels = [], []
     for seed, cls in enumerate(("car", "van", "truck")):
         d = synth_drive(seed=seed, minutes=12, vehicle_class=cls)
-        m = vehicle_motion(d.acc, d.gyro, d.rate_hz)
+        m = vehicle_motion(d.acc, d.gyro, d.rate_hz, peak_floor=peak_floor(cfg.thresholds(cls)))
         assert _angle_deg(m.calibration.spans[0].rotation, d.vehicle.mount_matrix) < 3.0
         t = np.arange(len(m.yaw_rate)) / m.rate_hz
         m.speed = np.interp(t, d.gps_index / d.rate_hz, d.gps_speed_mps)

@@ -49,14 +49,21 @@ class Candidate:
 
 
 def lobes(x: np.ndarray, high: float, low: float, min_len: int) -> list[tuple[int, int]]:
-    """Index spans where ``x > low`` that reach ``high`` for at least ``min_len`` samples."""
-    above = np.concatenate([[False], np.nan_to_num(x, nan=-np.inf) > low, [False]])
-    edges = np.flatnonzero(np.diff(above.astype(np.int8)))
-    spans = []
-    for s, e in zip(edges[::2], edges[1::2], strict=True):
-        if np.count_nonzero(x[s:e] >= high) >= min_len:
-            spans.append((int(s), int(e)))
-    return spans
+    """Index spans where ``x > low`` that reach ``high`` for at least ``min_len`` samples.
+
+    NaN is below every level. A few vectorised passes: edges of the ``> low`` mask, and the
+    count of ``>= high`` samples per span from one cumulative sum.
+    """
+    above = np.zeros(len(x) + 2, np.int8)
+    np.greater(x, low, out=above[1:-1].view(bool))
+    edges = np.flatnonzero(np.diff(above))
+    if len(edges) == 0:
+        return []
+    s, e = edges[::2], edges[1::2]
+    hits = np.zeros(len(x) + 1, np.int64)
+    np.cumsum(x >= high, out=hits[1:])
+    keep = hits[e] - hits[s] >= min_len
+    return list(zip(s[keep].tolist(), e[keep].tolist(), strict=True))
 
 
 def _real(m: Motion, s: int, e: int, core: np.ndarray | None = None) -> bool:
@@ -69,7 +76,8 @@ def _real(m: Motion, s: int, e: int, core: np.ndarray | None = None) -> bool:
     excess = m.excess[s:e]
     if core is not None:
         h2, excess = h2[core], excess[core]
-    return bool(np.nansum(excess) >= 0.5 * np.nansum(h2) / (2 * G))
+    ok = np.isfinite(excess) & np.isfinite(h2)
+    return bool(excess[ok].sum() >= 0.5 * h2[ok].sum() / (2 * G))
 
 
 def longitudinal(m: Motion, cfg: dict) -> list[Candidate]:
@@ -163,6 +171,11 @@ def _merge_double_lane_changes(cands: list[Candidate], y: np.ndarray, gap: int) 
 
 def _side(sign: float) -> str:
     return "left" if sign > 0 else "right"
+
+
+def peak_floor(cfg: dict) -> float:
+    """The lowest shock threshold (m/s²): block peaks must be exact from here up."""
+    return min(cfg["impact_g"], cfg["pothole_g"]) * G
 
 
 def shocks(m: Motion, cfg: dict) -> list[Candidate]:

@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 
 from drivelake.events.config import DETECTOR_VERSION, EventConfig, load_config
-from drivelake.events.detectors import TYPES, detect_motion
+from drivelake.events.detectors import TYPES, detect_motion, peak_floor
 from drivelake.events.quality import coverage
 from drivelake.schema import FRAME_EARTH_ENU
 from drivelake.signals.motion import ANALYSIS_HZ, vehicle_motion
@@ -182,7 +182,7 @@ def analyse(drive: dict, streams: dict[str, pa.Table | None], cfg: dict):
     a = resample(t_a, vec(accel, ("ax", "ay", "az")), grid, max_gap_s=cfg.get("max_gap_s", 0.5))
     g = resample(t_g, vec(gyro, ("gx", "gy", "gz")), grid, max_gap_s=cfg.get("max_gap_s", 0.5))
     tracked = drive["source_frame"] == FRAME_EARTH_ENU
-    motion = vehicle_motion(a, g, rate, heading_tracked=tracked)
+    motion = vehicle_motion(a, g, rate, heading_tracked=tracked, peak_floor=peak_floor(cfg))
     factor = round(rate / motion.rate_hz)
     grid10 = grid[::factor][: len(motion.yaw_rate)]
     speed_src = streams["can"] if streams.get("can") is not None else streams.get("gnss")

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from drivelake.signals.filters import moving_average
-from drivelake.signals.gravity import up_axis
+from drivelake.signals.filters import cumulative, window_mean
+from drivelake.signals.gravity import STANDARD_GRAVITY
 
 #: Yaw rate (rad/s) below which the vehicle counts as going straight.
 STRAIGHT_YAW_RATE = 0.03
@@ -52,11 +52,14 @@ class CalibrationSpan:
 
 @dataclass
 class Calibration:
-    """Per-sample forward angle plus the spans it was estimated from."""
+    """Per-sample forward angle plus the spans it was estimated from.
 
-    up: np.ndarray  # (n, 3) unit up vector per sample, sensor frame
-    basis: np.ndarray  # (n, 2, 3): two horizontal unit vectors per sample
-    phi: np.ndarray  # (n,) forward angle in that basis
+    ``segments`` are the index ranges of constant mount, each with its up vector and horizontal
+    basis; per-sample arrays (``up``, ``basis``) are built only on request.
+    """
+
+    segments: list[tuple[int, int, np.ndarray, np.ndarray]]  # (i0, i1, up (3,), basis (2, 3))
+    phi: np.ndarray  # (n,) forward angle in the segment's basis
     spans: list[CalibrationSpan] = field(default_factory=list)
     heading_tracked: bool = False
 
@@ -69,14 +72,39 @@ class Calibration:
         q = np.array([s.quality for s in self.spans])
         return float((w * q).sum() / max(w.sum(), 1e-9))
 
+    @property
+    def up(self) -> np.ndarray:
+        """(n, 3) unit up vector per sample, sensor frame."""
+        out = np.empty((len(self.phi), 3))
+        for i0, i1, u, _ in self.segments:
+            out[i0:i1] = u
+        return out
+
+    @property
+    def basis(self) -> np.ndarray:
+        """(n, 2, 3): the two horizontal unit vectors per sample."""
+        out = np.empty((len(self.phi), 2, 3))
+        for i0, i1, _, b in self.segments:
+            out[i0:i1] = b
+        return out
+
     def to_vehicle(self, vec: np.ndarray) -> np.ndarray:
-        """Rotate sensor-frame vectors (n, 3) into the vehicle frame: forward, left, up."""
-        h1 = np.einsum("ij,ij->i", vec, self.basis[:, 0])
-        h2 = np.einsum("ij,ij->i", vec, self.basis[:, 1])
-        c, s = np.cos(self.phi), np.sin(self.phi)
-        return np.stack(
-            [c * h1 + s * h2, c * h2 - s * h1, np.einsum("ij,ij->i", vec, self.up)], axis=1
-        )
+        """Rotate sensor-frame vectors (n, 3) into the vehicle frame: forward, left, up.
+
+        One 3x3 product per segment when the forward angle is constant there (a fixed mount);
+        an Earth frame's per-sample heading adds one rotation in the horizontal plane.
+        """
+        out = np.empty((len(vec), 3))
+        for i0, i1, u, b in self.segments:
+            if not self.heading_tracked:
+                out[i0:i1] = vec[i0:i1] @ _rotation(u, b, float(self.phi[i0])).T
+                continue
+            h = vec[i0:i1] @ np.stack([b[0], b[1], u]).T
+            c, s = np.cos(self.phi[i0:i1]), np.sin(self.phi[i0:i1])
+            out[i0:i1, 0] = c * h[:, 0] + s * h[:, 1]
+            out[i0:i1, 1] = c * h[:, 1] - s * h[:, 0]
+            out[i0:i1, 2] = h[:, 2]
+        return out
 
 
 def horizontal_basis(up: np.ndarray) -> np.ndarray:
@@ -95,15 +123,25 @@ def axis_evidence(w: np.ndarray, yaw_rate: np.ndarray) -> tuple[complex, complex
     ``axis`` is the mean doubled angle of straight-line accelerations (``|axis|`` near 1 when they
     all lie on one line), so ``arg(axis) / 2`` is the forward axis without its sign.
     """
-    ok = np.isfinite(w) & np.isfinite(yaw_rate)
-    w, yaw_rate = w[ok], yaw_rate[ok]
-    denom = np.sqrt(np.sum(np.abs(w) ** 2) * np.sum(yaw_rate**2))
-    left = complex(np.sum(w * yaw_rate) / denom) if denom > 0 else 0j
-    straight = (np.abs(yaw_rate) < STRAIGHT_YAW_RATE) & (np.abs(w) > MIN_MANOEUVRE_ACCEL)
+    x, y = np.real(w), np.imag(w)
+    if not np.isfinite(np.dot(x, yaw_rate) + np.dot(y, yaw_rate)):  # NaN/inf somewhere: drop
+        ok = np.isfinite(w) & np.isfinite(yaw_rate)
+        x, y, yaw_rate = x[ok], y[ok], yaw_rate[ok]
+    return _evidence_xy(np.ascontiguousarray(x), np.ascontiguousarray(y), yaw_rate)
+
+
+def _evidence_xy(x: np.ndarray, y: np.ndarray, yaw_rate: np.ndarray) -> tuple[complex, complex]:
+    """:func:`axis_evidence` on finite real and imaginary parts: dot products, no complex."""
+    p2 = x * x
+    p2 += y * y
+    denom = np.sqrt(p2.sum() * np.dot(yaw_rate, yaw_rate))
+    left = complex(np.dot(x, yaw_rate), np.dot(y, yaw_rate)) / denom if denom > 0 else 0j
+    straight = np.abs(yaw_rate) < STRAIGHT_YAW_RATE
+    straight &= p2 > MIN_MANOEUVRE_ACCEL**2
     axis = 0j
-    if straight.sum() >= 10:
-        ws = w[straight]
-        axis = complex(np.sum(ws**2) / np.sum(np.abs(ws) ** 2))
+    if np.count_nonzero(straight) >= 10:
+        xs, ys = x[straight], y[straight]
+        axis = complex(np.dot(xs, xs) - np.dot(ys, ys), 2 * np.dot(xs, ys)) / p2[straight].sum()
     return left, axis
 
 
@@ -126,12 +164,17 @@ def combine_evidence(left: np.ndarray, axis: np.ndarray) -> tuple[np.ndarray, np
     return delta, quality
 
 
-def _mount_spans(accel: np.ndarray, rate_hz: float, window_s: float) -> list[tuple[int, int]]:
-    """Index ranges of constant mount: split where the windowed gravity direction jumps."""
-    n = len(accel)
+def _mount_spans(c: np.ndarray, rate_hz: float, window_s: float) -> list[tuple[int, int]]:
+    """Index ranges of constant mount: split where the windowed gravity direction jumps.
+
+    ``c`` is the :func:`~drivelake.signals.filters.cumulative` sum of the accelerometer, so every
+    window mean is one difference of two of its rows.
+    """
+    n = len(c) - 1
     step = max(int(window_s * rate_hz), 1)
     starts = np.arange(0, n, step)
-    g = np.array([np.nanmean(accel[s : s + step], axis=0) for s in starts])
+    ends = np.minimum(starts + step, n)
+    g = c[ends] - c[starts]
     g /= np.linalg.norm(g, axis=1, keepdims=True)
     cos = np.einsum("ij,ij->i", g[1:], g[:-1])
     cuts = starts[1:][cos < np.cos(np.radians(MOUNT_CHANGE_DEG))]
@@ -153,26 +196,72 @@ def calibrate(
 
     ``accel`` and ``gyro`` are (n, 3) in the sensor frame (accel including gravity) at
     ``rate_hz`` (a few Hz to tens of Hz is plenty). ``heading_tracked`` is for Earth frames,
-    whose horizontal axes do not turn with the vehicle.
+    whose horizontal axes do not turn with the vehicle. Non-finite samples count as the mean
+    specific force and zero rotation (no evidence either way).
     """
-    n = len(accel)
-    t_s = np.arange(n) / rate_hz
-    up = np.empty((n, 3))
-    basis = np.empty((n, 2, 3))
+    accel = np.asarray(accel, dtype=np.float64)
+    gyro = np.asarray(gyro, dtype=np.float64)
+    bad = ~(np.isfinite(accel).all(axis=1) & np.isfinite(gyro).all(axis=1))
+    if bad.any():
+        accel, gyro = accel.copy(), gyro.copy()
+        accel[bad] = np.nanmean(accel[~bad], axis=0) if (~bad).any() else 0.0
+        gyro[bad] = 0.0
+    return calibrate_cumulative(
+        cumulative(accel),
+        gyro,
+        rate_hz,
+        heading_tracked=heading_tracked,
+        smooth_s=smooth_s,
+        window_s=window_s,
+        hop_s=hop_s,
+    )[0]
+
+
+def calibrate_cumulative(
+    c: np.ndarray,
+    gyro: np.ndarray,
+    rate_hz: float,
+    *,
+    heading_tracked: bool = False,
+    smooth_s: float = 1.0,
+    window_s: float = 60.0,
+    hop_s: float = 20.0,
+) -> tuple[Calibration, np.ndarray]:
+    """:func:`calibrate` from the cumulative sum ``c`` of finite accelerometer samples.
+
+    Every accelerometer quantity (windowed gravity for mount changes, up per span, the smoothed
+    horizontal acceleration) is a difference of rows of ``c``, projected before it is expanded,
+    so calibration costs a few passes over (n, 2) arrays instead of many over (n, 3) ones.
+    Returns the calibration and the raw yaw rate (gyro about up, per sample), which the caller
+    reuses.
+    """
+    n = len(c) - 1
     phi = np.zeros(n)
+    yaw_raw = np.empty(n)
     spans: list[CalibrationSpan] = []
+    segments = []
     smooth = max(int(smooth_s * rate_hz), 1)
-    mount_spans = [(0, n)] if heading_tracked else _mount_spans(accel, rate_hz, window_s)
+    mount_spans = [(0, n)] if heading_tracked else _mount_spans(c, rate_hz, window_s)
     for i0, i1 in mount_spans:
-        u = up_axis(accel[i0:i1])
+        u = c[i1] - c[i0]
+        norm = np.linalg.norm(u) / max(i1 - i0, 1)
+        if not np.isfinite(norm) or norm < 0.5 * STANDARD_GRAVITY:
+            raise ValueError(
+                "no consistent gravity in the accelerometer: cannot tell which way is up"
+            )
+        u = u / np.linalg.norm(u)
         b = horizontal_basis(u)
-        up[i0:i1], basis[i0:i1] = u, b
-        a = moving_average(accel[i0:i1], smooth)
-        a = a - np.nanmean(a, axis=0)
-        z = a @ b[0] + 1j * (a @ b[1])
-        yaw = moving_average(gyro[i0:i1] @ u, smooth)
+        segments.append((i0, i1, u, b))
+        # smoothed horizontal acceleration in the basis (b1, b2), minus its mean
+        span_c = c[i0 : i1 + 1] if i0 == 0 else c[i0 : i1 + 1] - c[i0]
+        h = window_mean(span_c @ b.T, smooth)
+        h -= h.mean(axis=0)
+        yaw_raw[i0:i1] = gyro[i0:i1] @ u
+        cy = cumulative(yaw_raw[i0:i1])
+        yaw = window_mean(cy, smooth)
         if heading_tracked:
-            psi = np.cumsum(np.nan_to_num(gyro[i0:i1] @ u)) / rate_hz
+            z = h[:, 0] + 1j * h[:, 1]
+            psi = cy[1:] / rate_hz
             phi[i0:i1], found = _tracked_offsets(z, yaw, psi, rate_hz, window_s, hop_s, i0)
             spans.extend(
                 CalibrationSpan(
@@ -186,19 +275,22 @@ def calibrate(
                 for s, e, d, q in found
             )
         else:
-            delta, q = combine_evidence(*(np.array([e]) for e in axis_evidence(z, yaw)))
+            evidence = _evidence_xy(
+                np.ascontiguousarray(h[:, 0]), np.ascontiguousarray(h[:, 1]), yaw
+            )
+            delta, q = combine_evidence(*(np.array([e]) for e in evidence))
             phi[i0:i1] = delta[0]
             spans.append(
                 CalibrationSpan(
-                    float(t_s[i0]),
-                    float(i1 / rate_hz),
+                    i0 / rate_hz,
+                    i1 / rate_hz,
                     _rotation(u, b, phi[i0]),
                     float(np.degrees(phi[i0])),
                     float(q[0]),
                     "gravity_turns_straights",
                 )
             )
-    return Calibration(up, basis, phi, spans, heading_tracked)
+    return Calibration(segments, phi, spans, heading_tracked), yaw_raw
 
 
 def _tracked_offsets(

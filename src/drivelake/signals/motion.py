@@ -12,9 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from drivelake.signals.calibration import Calibration, calibrate
-from drivelake.signals.filters import moving_average
-from drivelake.signals.gravity import separate_gravity
+from drivelake.signals.calibration import Calibration, calibrate_cumulative
+from drivelake.signals.filters import cumulative, window_mean
 
 ANALYSIS_HZ = 10
 
@@ -27,8 +26,10 @@ class Motion:
     accel: np.ndarray  # (n, 3) linear acceleration, forward/left/up, m/s², smoothed
     yaw_rate: np.ndarray  # (n,) rad/s, positive = turning left
     excess: np.ndarray  # (n,) specific-force norm minus gravity: frame-invariant, m/s²
-    vertical_peak: np.ndarray  # (n,) largest |vertical linear acceleration| in each block, m/s²
-    shock_peak: np.ndarray  # (n,) largest |linear acceleration vector| in each block, m/s²
+    # largest |vertical linear acceleration| and |linear acceleration vector| in each block, m/s²
+    # (exact where they can reach the ``peak_floor`` they were computed with, else a bound below it)
+    vertical_peak: np.ndarray
+    shock_peak: np.ndarray
     speed: np.ndarray | None  # (n,) m/s, or None without a speed source
     calibration: Calibration
 
@@ -45,10 +46,16 @@ def vehicle_motion(
     heading_tracked: bool = False,
     speed: np.ndarray | None = None,
     smooth_s: float = 0.5,
+    gravity_s: float = 30.0,
+    peak_floor: float = 0.0,
 ) -> Motion:
     """Reduce raw (n, 3) accel/gyro at ``rate_hz`` (a multiple of ``ANALYSIS_HZ``) to a Motion.
 
-    ``speed`` (optional) must already be on the analysis grid.
+    ``speed`` (optional) must already be on the analysis grid. ``peak_floor`` (m/s²): the block
+    peaks are exact only where they can reach it (pass the lowest shock threshold in use, e.g.
+    the pothole level); 0 makes them exact everywhere. At the analysis rate everything
+    derives from one cumulative sum of the accelerometer (calibration windows, gravity over
+    ``gravity_s``, the smoothed specific-force norm) and one of the yaw rate.
     """
     factor = max(round(rate_hz / ANALYSIS_HZ), 1)
     fs = rate_hz / factor
@@ -56,23 +63,40 @@ def vehicle_motion(
     blocks = accel[: nb * factor].reshape(nb, factor, 3)
     a = _block_mean3(blocks)
     g = _block_mean3(gyro[: nb * factor].reshape(nb, factor, 3))
-    valid = np.isfinite(a).all(axis=1) & np.isfinite(g).all(axis=1)
-    a[~valid] = np.nanmean(a[valid], axis=0) if valid.any() else 0.0
-    g[~valid] = 0.0
-    cal = calibrate(a, g, fs, heading_tracked=heading_tracked)
-    gravity = a - separate_gravity(a, fs)
-    shock, vertical = _block_peaks(blocks, gravity, cal.up)
+    total = a[:, 0] + a[:, 1]  # non-finite anywhere in the row stays non-finite in the sum
+    total += a[:, 2]
+    total += g[:, 0]
+    total += g[:, 1]
+    total += g[:, 2]
+    valid = np.isfinite(total)
+    all_valid = bool(valid.all())
+    if not all_valid:
+        a[~valid] = np.mean(a[valid], axis=0) if valid.any() else 0.0
+        g[~valid] = 0.0
+    c = cumulative(a)
+    cal, yaw_raw = calibrate_cumulative(c, g, fs, heading_tracked=heading_tracked)
+    gravity = window_mean(c, int(gravity_s * fs))
+    shock, vertical = _block_peaks(blocks, a, gravity, cal.segments, peak_floor)
     smooth = max(int(smooth_s * fs), 1)
     lin = cal.to_vehicle(a - gravity)
-    norm = np.linalg.norm(moving_average(a, smooth), axis=1)
-    lin = moving_average(lin, smooth)
-    yaw = moving_average(np.einsum("ij,ij->i", g, cal.up), smooth)
-    lin[~valid], yaw[~valid] = np.nan, np.nan
+    if smooth > 1:
+        lin = window_mean(cumulative(lin), smooth)
+        m = window_mean(c, smooth)
+        yaw = window_mean(cumulative(yaw_raw), smooth)
+    else:
+        m, yaw = a, yaw_raw
+    norm = np.sqrt(np.einsum("ij,ij->i", m, m))
+    if all_valid:
+        excess = norm - np.median(norm)
+    else:
+        lin[~valid], yaw[~valid] = np.nan, np.nan
+        med = np.median(norm[valid]) if valid.any() else 0.0
+        excess = np.where(valid, norm - med, np.nan)
     return Motion(
         rate_hz=fs,
         accel=lin,
         yaw_rate=yaw,
-        excess=np.where(valid, norm - np.median(norm[valid]) if valid.any() else 0.0, np.nan),
+        excess=excess,
         vertical_peak=vertical,
         shock_peak=shock,
         speed=None if speed is None else speed[: len(a)],
@@ -93,20 +117,49 @@ def _block_mean3(blocks: np.ndarray) -> np.ndarray:
 
 
 def _block_peaks(
-    blocks: np.ndarray, gravity: np.ndarray, up: np.ndarray
+    blocks: np.ndarray,
+    block_mean: np.ndarray,
+    gravity: np.ndarray,
+    segments: list,
+    floor: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Largest |linear acceleration| and |vertical linear acceleration| in each block.
 
-    Works on one sample position of every block at a time (``blocks[:, k, j]``, length ``nb``)
-    with running maxima, so the (n, 3) deviation from gravity is never built and no reduction
-    runs along a short axis: a handful of cheap elementwise passes over the raw samples.
+    Exact wherever the peak can reach ``floor``; elsewhere the returned value is an upper bound
+    that is itself below ``floor``. The bound is the root of the block's summed squared deviation
+    from gravity, ``sum_k |a_k - g|² = sum_k |a_k|² - 2 g·sum_k a_k + f |g|²``: one fused
+    sum-of-squares pass over the raw samples, the rest at the analysis rate. Only the blocks the
+    bound cannot clear (a few percent of a drive at pothole/impact levels) get the per-sample
+    maxima, computed one sample position at a time so no reduction runs along a short axis.
     """
-    dt = blocks.dtype
+    nb, factor, _ = blocks.shape
+    flat = blocks.reshape(nb, -1)
+    sumsq = np.einsum("ij,ij->i", flat, flat).astype(np.float64)
+    dev = sumsq - 2 * factor * np.einsum("ij,ij->i", gravity, block_mean)
+    dev += factor * np.einsum("ij,ij->i", gravity, gravity)
+    bound = np.sqrt(np.maximum(dev, 0.0))
+    # rounding of the float32 sum of squares is far below 1e-4 of it: the bound stays a bound
+    check = dev + 1e-4 * sumsq >= floor * floor if floor > 0 else np.ones(nb, bool)
+    shock, vertical = bound, bound.copy()
+    for i0, i1, up, _ in segments:
+        idx = i0 + np.flatnonzero(check[i0:i1])
+        if len(idx) == 0:
+            continue
+        whole = len(idx) == i1 - i0
+        part = blocks[i0:i1] if whole else blocks[idx]
+        grav = gravity[i0:i1] if whole else gravity[idx]
+        shock[idx], vertical[idx] = _exact_peaks(part, grav, up)
+    return shock, vertical
+
+
+def _exact_peaks(part: np.ndarray, gravity: np.ndarray, up: np.ndarray):
+    """Per-block maxima over (k, factor, 3) raw samples, one sample position at a time."""
+    dt = part.dtype
     g = [np.ascontiguousarray(gravity[:, j], dtype=dt) for j in range(3)]
-    u = [np.ascontiguousarray(up[:, j], dtype=dt) for j in range(3)]
+    u = [dt.type(x) for x in up]
     smax = vmax = vmin = None
-    for k in range(blocks.shape[1]):
-        d = [blocks[:, k, j] - g[j] for j in range(3)]
+    for k in range(part.shape[1]):
+        d = [part[:, k, j] - g[j] for j in range(3)]
         q = d[0] * d[0]
         q += d[1] * d[1]
         q += d[2] * d[2]
@@ -119,6 +172,5 @@ def _block_peaks(
             np.maximum(smax, q, out=smax)
             np.maximum(vmax, v, out=vmax)
             np.minimum(vmin, v, out=vmin)
-    if smax is None or vmax is None or vmin is None:
-        return np.zeros(0), np.zeros(0)
-    return np.sqrt(smax).astype(np.float64), np.maximum(vmax, -vmin).astype(np.float64)
+    assert smax is not None and vmax is not None and vmin is not None
+    return np.sqrt(smax), np.maximum(vmax, -vmin)
