@@ -255,7 +255,7 @@ def calibrate_cumulative(
         # smoothed horizontal acceleration in the basis (b1, b2), minus its mean
         span_c = c[i0 : i1 + 1] if i0 == 0 else c[i0 : i1 + 1] - c[i0]
         h = window_mean(span_c @ b.T, smooth)
-        h -= h.mean(axis=0)
+        h -= np.ones(len(h)) @ h / max(len(h), 1)  # column means as one product
         yaw_raw[i0:i1] = gyro[i0:i1] @ u
         cy = cumulative(yaw_raw[i0:i1])
         yaw = window_mean(cy, smooth)

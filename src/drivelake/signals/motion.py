@@ -135,8 +135,7 @@ def _block_peaks(
     nb, factor, _ = blocks.shape
     flat = blocks.reshape(nb, -1)
     sumsq = np.einsum("ij,ij->i", flat, flat).astype(np.float64)
-    dev = sumsq - 2 * factor * np.einsum("ij,ij->i", gravity, block_mean)
-    dev += factor * np.einsum("ij,ij->i", gravity, gravity)
+    dev = sumsq - factor * np.einsum("ij,ij->i", gravity, 2 * block_mean - gravity)
     bound = np.sqrt(np.maximum(dev, 0.0))
     # rounding of the float32 sum of squares is far below 1e-4 of it: the bound stays a bound
     check = dev + 1e-4 * sumsq >= floor * floor if floor > 0 else np.ones(nb, bool)
