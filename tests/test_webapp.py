@@ -2,10 +2,11 @@
 
 The lake: ``drivelake demo --drives 3`` plus one synthetic drive whose folder holds its telemetry
 CSV and a generated MP4 of the same length (sampled by the video stage on ingest), with events
-detected on it, shared with the partner ``acme``. API-level checks (clusters, range requests,
-signed media links) run without a browser; the browser tests need Debian's Chromium at
-/usr/bin/chromium and the ``playwright`` package (CI installs both) and write a screenshot of
-every page to ``test-artifacts/``.
+detected on it, shared with the partner ``acme``; when the models extra is installed its frames
+are embedded by a tiny CLIP (random weights, ``tests/model_builders.py``) for "more like this".
+API-level checks (clusters, range requests, signed media links) run without a browser; the
+browser tests need Debian's Chromium at /usr/bin/chromium and the ``playwright`` package (CI
+installs both) and write a screenshot of every page to ``test-artifacts/``.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class World:
     share_id: str
     admin_key: str
     partner_key: str
+    embedded: bool
 
 
 def build(root: Path, demo_drives: int = 3) -> World:
@@ -90,6 +92,7 @@ def build(root: Path, demo_drives: int = 3) -> World:
     video_drive = report.drive_ids[0]
     detect(lake, [video_drive])
     process_drive(lake, video_drive)  # denser frames around the events just found
+    embedded = embed_frames(lake, root / "clip")
     sharing = Sharing(lake)
     sharing.add_partner("acme", "ops@acme.example")
     share = sharing.create_share(
@@ -108,7 +111,21 @@ def build(root: Path, demo_drives: int = 3) -> World:
         share_id=share.share_id,
         admin_key=sharing.create_key(admin=True).token,
         partner_key=sharing.create_key(partner="acme").token,
+        embedded=embedded,
     )
+
+
+def embed_frames(lake, folder: Path) -> bool:
+    """Frame embeddings from a tiny CLIP, through the real enrich stage (needs the models extra)."""
+    try:
+        import torch  # noqa: F401
+        import transformers  # noqa: F401
+    except ImportError:
+        return False
+    from drivelake.models.enrich import enrich
+    from model_builders import tiny_clip
+
+    return enrich(lake, str(tiny_clip(folder))).outputs > 0
 
 
 def free_port() -> int:
@@ -154,6 +171,12 @@ def server(world, tmp_path_factory):
     yield base
     proc.terminate()
     proc.wait(10)
+
+
+def open_lake(world):
+    import drivelake
+
+    return drivelake.open(world.lake_dir)
 
 
 def api(server, world, path, key=None, **kw):
@@ -220,6 +243,31 @@ def test_video_is_served_with_range_requests_by_signed_link(server, world):
     assert httpx.get(server + forged, timeout=10).status_code == 403
 
 
+def test_drive_plot_is_columnar_downsampled_and_in_the_vehicle_frame(server, world):
+    plot = api(server, world, f"/api/drives/{world.video_drive}/plot", params={"width": 400})
+    streams, frame = plot.json()["streams"], plot.json()["frame"]
+    assert frame["name"] == "vehicle" and frame["calibrated"]
+    accel = streams["accel"]
+    assert set(accel) == {"t_s", "ax", "ay", "az"}
+    assert len(accel["t_s"]) == len(accel["ax"]) <= 4 * 400  # min and max per 2 px, 3 channels
+    assert accel["t_s"] == sorted(accel["t_s"])
+    assert {"lat", "lon", "speed_mps"} <= set(streams["gnss"])
+    # the harsh brake's one-sample peak survives downsampling, on the forward axis, negative
+    brake = next(
+        e
+        for e in api(server, world, f"/api/drives/{world.video_drive}/events").json()
+        if e["type"] == "harsh_brake"
+    )
+    inside = [
+        ax
+        for t, ax in zip(accel["t_s"], accel["ax"], strict=True)
+        if brake["start_s"] - 1 <= t <= brake["end_s"] + 1
+    ]
+    assert min(inside) <= -0.9 * brake["peak"]
+    shared = f"/api/shares/{world.share_id}/drives/{world.video_drive}/plot"
+    assert api(server, world, shared, key=world.partner_key).json()["streams"]["accel"]["ax"]
+
+
 # --------------------------------------------------------------------------- browser
 
 
@@ -261,7 +309,7 @@ def test_fleet_event_opens_the_drive_at_that_moment(browser, server, world):
     )
     page.locator("body").press("ArrowRight")
     assert float(page.get_attribute("#plots", "data-cursor-t")) == pytest.approx(clicked + 1, 0.05)
-    assert not page.errors
+    assert not page.errors, page.errors
 
 
 def test_tags_and_notes_are_saved_as_data(browser, server, world):
@@ -277,11 +325,12 @@ def test_tags_and_notes_are_saved_as_data(browser, server, world):
     assert [(g["text"], g["t_s"]) for g in tags] == [("glare at the junction", 12.0)]
 
 
-def test_search_finds_frames_and_offers_datasets_only_when_available(browser, server, world):
+def test_search_results_go_into_a_dataset(browser, server, world):
+    from drivelake.curate import datasets
+
     page = signed_in(browser, server, world.admin_key)
     page.goto(f"{server}/#/search")
     page.wait_for_selector(".results .span-card")
-    session = api(server, world, "/api/app/session").json()
     event_type = api(server, world, f"/api/drives/{world.video_drive}/events").json()[0]["type"]
     page.select_option("select[name=type]", event_type)
     page.fill("input[name=min_kmh]", "1")
@@ -290,24 +339,89 @@ def test_search_finds_frames_and_offers_datasets_only_when_available(browser, se
     page.wait_for_function("[...document.querySelectorAll('.thumb img')].some(i => i.naturalWidth)")
     page.screenshot(path=ARTIFACTS / "search.png")
     card = page.locator(".span-card").first
+    start, end = (float(card.get_attribute(f"data-{k}")) for k in ("start", "end"))
     card.locator("input[type=checkbox]").check()
-    add = page.locator(".selection-bar button")
-    if session["features"]["datasets"]:
-        assert add.is_enabled()  # the dataset API exists: adding is tested with it
-    else:  # curated datasets are not in this version yet: the button says so and stays off
-        assert add.is_disabled() and "not available" in page.inner_text(".selection-bar")
+    page.select_option("select[name=dataset]", "")  # a new dataset
+    page.fill("input[name=new_dataset]", "brakes")
+    page.click(".selection-bar button[type=submit]")
+    page.wait_for_selector(".selection-bar :text('added to brakes')")
+    members = datasets(open_lake(world))["brakes"].members().to_pylist()
+    assert members and all(m["drive_id"] == world.video_drive for m in members)
+    assert all(start <= m["t_s"] <= end and m["event_type"] == event_type for m in members)
+
+    page.goto(f"{server}/#/datasets")
+    page.wait_for_selector(".page-datasets table.grid :text('brakes')")
+    page.click(".page-datasets a:text('brakes')")
+    page.wait_for_selector(".page-datasets[data-state=ready]")
+    page.wait_for_function(
+        "[...document.querySelectorAll('.member img')].some(i => i.naturalWidth)"
+    )
+    assert page.locator(".member").count() == len(members)
+    page.fill("input[name=tag]", "v1")
+    page.click(".page-datasets button:text('Snapshot latest')")
+    page.wait_for_selector(".page-datasets table.grid a:text('v1')")
+
+    # more members from the unfiltered results into the existing dataset, then a second snapshot
+    page.goto(f"{server}/#/search")
+    page.wait_for_selector(".results .span-card")
+    page.locator(".span-card input[type=checkbox]").first.check()
+    page.select_option("select[name=dataset]", "brakes")
+    page.click(".selection-bar button[type=submit]")
+    page.wait_for_selector(".selection-bar :text('added to brakes')")
+    grown = datasets(open_lake(world))["brakes"].members().num_rows
+    assert grown > len(members)
+    page.goto(f"{server}/#/datasets/brakes")
+    page.wait_for_selector(".page-datasets[data-state=ready]")
+    page.fill("input[name=tag]", "v2")
+    page.click(".page-datasets button:text('Snapshot latest')")
+    page.wait_for_selector(".page-datasets table.grid a:text('v2')")
+    page.click(".page-datasets button:text('Compare')")
+    page.wait_for_selector(".diff table.grid")
+    added = page.locator(".diff tbody tr").first.locator("td").nth(1).inner_text()
+    assert int(added) == grown - len(members)
+    page.locator("select[aria-label='Export format of v1']").select_option("parquet")
+    page.locator("form:has(select[aria-label='Export format of v1']) button").click()
+    page.wait_for_selector(".jobs li[data-state=done]", timeout=30_000)
+    exported = Path(page.inner_text(".jobs li[data-state=done] code"))
+    assert exported.is_dir() and any(exported.iterdir())
+    page.screenshot(path=ARTIFACTS / "datasets.png", full_page=True)
+
+    page.goto(f"{server}/#/search")
+    page.wait_for_selector(".results .span-card")
+    card = page.locator(".span-card").first
     start = float(card.get_attribute("data-start"))
     card.locator("header a").click()
     page.wait_for_selector(".page-drive[data-state=ready]")
     assert float(page.get_attribute("#plots", "data-cursor-t")) == pytest.approx(start, abs=0.01)
-    page.goto(f"{server}/#/datasets")
-    page.wait_for_selector(".page-datasets h1")
-    page.screenshot(path=ARTIFACTS / "datasets.png")
     page.goto(f"{server}/#/sharing")
     page.wait_for_selector(".page-sharing table.grid")
     assert world.share_id in page.inner_text(".page-sharing")
     page.screenshot(path=ARTIFACTS / "sharing-admin.png", full_page=True)
-    assert not page.errors
+    assert not page.errors, page.errors
+
+
+def test_more_like_this_ranks_frames_by_embedding(browser, server, world):
+    if not world.embedded:
+        pytest.skip("no frame embeddings: the models extra (torch, transformers) is not installed")
+    page = signed_in(browser, server, world.admin_key)
+    page.goto(f"{server}/#/search")
+    page.wait_for_selector(".results .span-card .thumb")
+    example = page.locator(".thumb").nth(1)
+    frame_id = example.get_attribute("data-frame")
+    example.locator("button:text('more like this')").click()
+    page.wait_for_selector(".span-card .score")
+    top = page.locator(".span-card").first  # the example itself is its own nearest neighbour
+    assert top.locator(f".thumb[data-frame='{frame_id}']").count() == 1
+    page.fill("input[name=where]", "t_s < 30")  # the filters restrict what is ranked
+    page.click(".search-form button[type=submit]")
+    page.wait_for_selector(".span-card .score")
+    page.wait_for_function(
+        "(cards => cards.length && cards.every(c => c.dataset.end < 30))"
+        "([...document.querySelectorAll('.span-card')])"
+    )
+    page.wait_for_function("[...document.querySelectorAll('.thumb img')].some(i => i.naturalWidth)")
+    page.screenshot(path=ARTIFACTS / "search-like.png")
+    assert not page.errors, page.errors
 
 
 def test_partner_key_sees_only_its_share(browser, server, world):
@@ -328,4 +442,4 @@ def test_partner_key_sees_only_its_share(browser, server, world):
     for other in world.demo_drives:
         page.goto(f"{server}/#/drive/{other}?share={world.share_id}")
         page.wait_for_selector("main .state.error")
-    assert not page.errors
+    assert not page.errors, page.errors

@@ -3,11 +3,15 @@
 Layers, outermost first: the audit log (so refused requests are recorded too), the rate limit,
 the request-size limit, then FastAPI (error handlers, routers). The web app's static files are
 served at ``/`` from ``server/static/`` when that folder exists; the API lives under ``/api``
-and its OpenAPI docs at ``/docs``.
+and its OpenAPI docs at ``/docs``. On start-up the fleet index (:mod:`.fleet`) is loaded in the
+background, so the first fleet page does not wait for it.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,8 +21,11 @@ from fastapi import FastAPI
 import drivelake
 from drivelake.server import errors
 from drivelake.server.audit import AuditRequests
+from drivelake.server.exports import Exports
+from drivelake.server.fleet import FleetIndex
 from drivelake.server.limits import BodyLimit, RateLimit
 from drivelake.server.routes import app as app_routes
+from drivelake.server.routes import datasets as dataset_routes
 from drivelake.server.routes import lake as lake_routes
 from drivelake.server.routes import sharing as sharing_routes
 from drivelake.share import Sharing
@@ -39,19 +46,29 @@ class ServerConfig:
     static_dir: Path | None = field(default=STATIC)
 
 
+@asynccontextmanager
+async def _warm_fleet(app: FastAPI) -> AsyncIterator[None]:
+    threading.Thread(target=app.state.fleet.refresh, daemon=True).start()
+    yield
+
+
 def create_app(lake: Lake, config: ServerConfig | None = None) -> FastAPI:
     config = config or ServerConfig()
     app = FastAPI(
         title="drivelake",
         version=drivelake.__version__,
-        description="Drives, events, frames, search and partner shares of a drivelake lake.",
+        description="Drives, events, frames, search, datasets and partner shares of a lake.",
+        lifespan=_warm_fleet,
     )
     app.state.lake = lake
     app.state.sharing = Sharing(lake)
+    app.state.fleet = FleetIndex(lake)
+    app.state.exports = Exports(lake)
     errors.install(app)
     app.include_router(lake_routes.router)
     app.include_router(sharing_routes.router)
     app.include_router(app_routes.router)
+    app.include_router(dataset_routes.router)
     if config.static_dir is not None and config.static_dir.is_dir():
         from fastapi.staticfiles import StaticFiles
 

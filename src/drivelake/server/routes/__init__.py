@@ -10,3 +10,4 @@ DriveId = Path(pattern=ID, description="a drive id (admins may give a unique pre
 FrameId = Path(pattern=ID, description="a frame id ({video_id}-{frame_index})")
 Streams = Query(None, description="streams to return (default: all)", max_length=16)
 MaxPoints = Query(2000, ge=1, le=20000, description="at most this many samples per stream")
+PlotWidth = Query(1200, ge=100, le=8000, description="the plots' width in pixels")

@@ -1,29 +1,35 @@
 """Routes the web app needs beyond the lake API: session, fleet aggregates, video files, tags,
-frame filters. Thin: each is one call into the lake, :mod:`drivelake.server.fleet` or the video
-tables. Everything needs an admin key except ``/api/app/session`` (any key) and
-``/api/app/media/...``, whose links are signed by ``/api/app/videos/{id}/url``.
+frame filters and search. Thin: each is one call into the lake, :mod:`drivelake.server.fleet`,
+:mod:`drivelake.search` or the video tables. Everything needs an admin key except
+``/api/app/session`` (any key) and ``/api/app/media/...``, whose links are signed by
+``/api/app/videos/{id}/url``.
 """
 
 from __future__ import annotations
 
 import hmac
 import os
-import threading
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path as FilePath
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+import pyarrow as pa
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
+from drivelake.errors import NotFoundError, StoreError
 from drivelake.server.auth import admin, principal
 from drivelake.server.encode import jsonable, rows
 from drivelake.server.fleet import FleetFilter, FleetIndex
 from drivelake.server.routes import ID, DriveId
 from drivelake.share import Principal
 from drivelake.share.secret import sign
+
+if TYPE_CHECKING:
+    from drivelake.lake import Lake
 
 router = APIRouter(prefix="/api/app", tags=["web app"])
 Admin = Annotated[Principal, Depends(admin)]
@@ -39,11 +45,8 @@ SPAN_GAP_S = 2.5
 
 
 def fleet_index(request: Request) -> FleetIndex:
-    """The app's one :class:`FleetIndex`, created on first use."""
-    state = request.app.state
-    if getattr(state, "fleet", None) is None:
-        state.fleet = FleetIndex(state.lake)
-    return state.fleet
+    """The app's one :class:`FleetIndex` (loaded in the background when the server starts)."""
+    return request.app.state.fleet
 
 
 Fleet = Annotated[FleetIndex, Depends(fleet_index)]
@@ -76,16 +79,14 @@ Filter = Annotated[FleetFilter, Depends(fleet_filter)]
 
 @router.get("/session", summary="Who the key is, and what this server offers the web app")
 def session(request: Request, who: Principal = Depends(principal)) -> dict[str, Any]:
-    """Also warms the fleet index in the background, so the first fleet page is quick."""
-    lake = request.app.state.lake
-    if who.is_admin:
-        threading.Thread(target=fleet_index(request).refresh, daemon=True).start()
+    """``features.search``: frames or texts have embeddings, so words and examples can rank."""
+    names = request.app.state.lake.table_names()
     return {
         "role": who.role,
         "partner": who.partner,
         "key_id": who.key_id,
         "tile_url": os.environ.get(TILE_ENV) or None,
-        "features": {"search": hasattr(lake, "search"), "datasets": hasattr(lake, "datasets")},
+        "features": {"search": any(n.startswith("embeddings_") for n in names)},
     }
 
 
@@ -169,55 +170,76 @@ def add_tag(request: Request, body: NewTag, who: Admin, drive_id: str = DriveId)
     return {"tag_id": tag_id, "drive_id": lake.resolve_drive_id(drive_id), **body.model_dump()}
 
 
-@router.get("/frames", summary="Frames matching filters, grouped into time spans per drive")
-def frames(
-    request: Request,
-    who: Admin,
+@dataclass(frozen=True)
+class FrameFilter:
+    """The search page's filters, as one SQL predicate over the frame context."""
+
+    type: str | None = None
+    vehicle: str | None = None
+    min_speed: float | None = None
+    max_speed: float | None = None
+    hour_from: int | None = None
+    hour_to: int | None = None
+    where: str | None = None
+
+    def sql(self) -> str | None:
+        """``None`` when nothing is filtered; the free ``where`` is ANDed in parentheses."""
+        quote = lambda v: "'" + v.replace("'", "''") + "'"  # noqa: E731
+        checks = [
+            ("event_type = {}", self.type, quote),
+            ("vehicle_id = {}", self.vehicle, quote),
+            ("speed_mps >= {}", self.min_speed, repr),
+            ("speed_mps <= {}", self.max_speed, repr),
+            ("hour_utc >= {}", self.hour_from, repr),
+            ("hour_utc <= {}", self.hour_to, repr),
+            ("({})", self.where, str),
+        ]
+        parts = [clause.format(show(v)) for clause, v, show in checks if v not in (None, "")]
+        return " AND ".join(parts) or None
+
+
+def frame_filter(
     type: str | None = Query(None, max_length=64, description="frames inside an event of type"),
     vehicle: str | None = Query(None, max_length=128),
     min_speed: float | None = Query(None, ge=0, description="m/s"),
     max_speed: float | None = Query(None, ge=0, description="m/s"),
     hour_from: int | None = Query(None, ge=0, le=23, description="UTC hour of day"),
     hour_to: int | None = Query(None, ge=0, le=23),
+    where: str | None = Query(None, max_length=1000, description="SQL over the frame context"),
+) -> FrameFilter:
+    return FrameFilter(type, vehicle, min_speed, max_speed, hour_from, hour_to, where)
+
+
+Frames = Annotated[FrameFilter, Depends(frame_filter)]
+
+
+@router.get("/frames", summary="Frames matching filters, grouped into time spans per drive")
+def frames(
+    request: Request,
+    who: Admin,
+    f: Frames,
     limit: int = Query(60, ge=1, le=500, description="at most this many spans"),
 ) -> list[dict[str, Any]]:
-    """Filters only (no model): the search page's answer when text search is not installed."""
-    lake = request.app.state.lake
-    con = lake.connect()
+    """Filters only (no model): what the search page shows without words or an example.
+
+    ``where`` sees the columns of :func:`drivelake.search.context.frame_context`: the frame's
+    (speed_mps, lat, lon, t_s, ...), ``vehicle_id``, ``hour_utc``, ``event_type``, ``severity``.
+    """
+    import duckdb
+
+    from drivelake.search.context import frame_context, has_table
+
+    con = request.app.state.lake.connect()
     try:
-        tables = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
-        if "frames" not in tables:
+        if not has_table(con, "frames"):
             return []
-        where, params = ["TRUE"], []
-        checks = [
-            ("e.type = ?", type),
-            ("d.vehicle_id = ?", vehicle),
-            ("f.speed_mps >= ?", min_speed),
-            ("f.speed_mps <= ?", max_speed),
-            ("hour(f.t_utc) >= ?", hour_from),
-            ("hour(f.t_utc) <= ?", hour_to),
-        ]
-        for clause, value in checks:
-            if value is not None:
-                where.append(clause)
-                params.append(value)
-        has_events = "events" in tables
-        if type is not None and not has_events:
-            return []
-        event_type, join = "NULL", ""
-        if has_events:
-            event_type = "first(e.type)"
-            join = (
-                "LEFT JOIN events e "
-                "ON e.drive_id = f.drive_id AND f.t_s BETWEEN e.start_s AND e.end_s"
-            )
         found = con.execute(
-            "SELECT f.frame_id, f.drive_id, f.t_s, f.speed_mps, d.vehicle_id, "
-            f"{event_type} AS event_type FROM frames f "
-            f"JOIN drives d ON d.drive_id = f.drive_id {join} "
-            f"WHERE {' AND '.join(where)} GROUP BY ALL ORDER BY f.drive_id, f.t_s",
-            params,
+            "SELECT frame_id, drive_id, t_s, any_value(speed_mps), any_value(vehicle_id), "
+            f"max(event_type) FROM ({frame_context(con)}) WHERE {f.sql() or 'TRUE'} "
+            "GROUP BY frame_id, drive_id, t_s ORDER BY drive_id, t_s"
         ).fetchall()
+    except duckdb.Error as exc:
+        raise HTTPException(400, f"filter: {str(exc).splitlines()[0]}") from exc
     finally:
         con.close()
     return spans(found)[:limit]
@@ -247,19 +269,49 @@ def spans(found: list[tuple]) -> list[dict[str, Any]]:
     return out
 
 
-@router.get("/search", summary="Search by words or by example frame, with a SQL filter")
+@router.get("/search", summary="Search by words or by example frame, under the filters")
 def search(
     request: Request,
     who: Admin,
+    f: Frames,
     q: str | None = Query(None, max_length=500),
     like: str | None = Query(None, pattern=ID, description="a frame id: more like this"),
-    where: str | None = Query(None, max_length=1000, description="SQL over the frame context"),
     limit: int = Query(60, ge=1, le=500),
 ) -> list[dict[str, Any]]:
-    lake = request.app.state.lake
-    if not hasattr(lake, "search"):
-        raise HTTPException(404, "search is not available in this version of drivelake")
+    """``lake.search`` (:func:`drivelake.search.search`: spans, best first), with their frames."""
     if not q and not like:
         raise HTTPException(422, "give words (q) or a frame (like)")
-    options = {k: v for k, v in (("like", like), ("where", where)) if v}
-    return rows(lake.search(q, limit=limit, **options))
+    lake = request.app.state.lake
+    try:
+        found = lake.search(q or None, like=like, where=f.sql(), k=limit)
+    except NotFoundError:
+        raise
+    except StoreError as exc:  # the filter's SQL did not run
+        raise HTTPException(400, str(exc)) from exc
+    return with_frames(lake, found.drop_columns(["thumbnail"]))
+
+
+def with_frames(lake: Lake, found: pa.Table) -> list[dict[str, Any]]:
+    """Rows of ``found`` spans, each with ``frames``: the sampled frames inside it."""
+    out = rows(found)
+    for span in out:
+        span["frames"] = []
+    if not out or "frames" not in lake.table_names():
+        return out
+    con = lake.connect()
+    try:
+        con.register(
+            "_spans",
+            found.select(["drive_id", "start_s", "end_s"]).append_column(
+                "i", pa.array(range(found.num_rows), pa.int64())
+            ),
+        )
+        inside = con.execute(
+            "SELECT s.i, f.frame_id, f.t_s FROM _spans s JOIN frames f ON f.drive_id = s.drive_id "
+            "AND f.t_s BETWEEN s.start_s AND s.end_s ORDER BY s.i, f.t_s"
+        ).fetchall()
+    finally:
+        con.close()
+    for i, frame_id, t_s in inside:
+        out[i]["frames"].append({"frame_id": frame_id, "t_s": t_s})
+    return out

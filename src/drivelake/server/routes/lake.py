@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response
 
 from drivelake.server.auth import admin
 from drivelake.server.encode import jsonable, rows
-from drivelake.server.routes import DriveId, FrameId, MaxPoints, Streams
+from drivelake.server.plots import plot_data
+from drivelake.server.routes import DriveId, FrameId, MaxPoints, PlotWidth, Streams
 from drivelake.share.views import LakeView
 
 router = APIRouter(prefix="/api", tags=["lake"], dependencies=[Depends(admin)])
@@ -46,6 +47,11 @@ def signals(
     return rows(lake.signals(drive_id, stream, max_points))
 
 
+@router.get("/drives/{drive_id}/plot", summary="A drive's plotted streams, columnar (web app)")
+def plot(lake: View, drive_id: str = DriveId, width: int = PlotWidth) -> JSONResponse:
+    return JSONResponse(plot_data(lake, drive_id, width))
+
+
 @router.get("/drives/{drive_id}/events", summary="A drive's events")
 def events(lake: View, drive_id: str = DriveId) -> list[dict[str, Any]]:
     return rows(lake.events(drive_id))
@@ -66,13 +72,11 @@ def thumbnail(lake: View, frame_id: str = FrameId) -> Response:
     return Response(lake.thumbnail(frame_id), media_type="image/jpeg")
 
 
-@router.get("/search", summary="Search drives and frames in plain language")
+@router.get("/search", summary="Search frames (and tags, notes, captions) by words")
 def search(
     request: Request,
     q: str = Query(..., min_length=1, max_length=500),
     limit: int = Query(20, ge=1, le=200),
 ) -> list[dict[str, Any]]:
-    lake = request.app.state.lake
-    if not hasattr(lake, "search"):
-        raise HTTPException(404, "search is not available in this version of drivelake")
-    return rows(lake.search(q, limit=limit))
+    """Time spans, best first (``lake.search``); thumbnails by frame id."""
+    return rows(request.app.state.lake.search(q, k=limit).drop_columns(["thumbnail"]))

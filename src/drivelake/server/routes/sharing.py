@@ -1,4 +1,4 @@
-"""Shares (what partners read through), and the admin's partners, keys, audit and datasets."""
+"""Shares (what partners read through), and the admin's partners, keys and audit log."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from drivelake.server.auth import admin, principal, sharing
 from drivelake.server.encode import jsonable, rows
-from drivelake.server.routes import ID, DriveId, FrameId, MaxPoints, Streams
+from drivelake.server.plots import plot_data
+from drivelake.server.routes import ID, DriveId, FrameId, MaxPoints, PlotWidth, Streams
 from drivelake.share import ANONYMISE_LEVELS, Principal, Sharing
 from drivelake.share.views import PartnerView
 
@@ -63,6 +64,11 @@ def share_signals(
     max_points: int = MaxPoints,
 ) -> list[dict[str, Any]]:
     return rows(view.signals(drive_id, stream, max_points))
+
+
+@router.get("/shares/{share_id}/drives/{drive_id}/plot", summary="Licensed plotted streams")
+def share_plot(view: ShareView, drive_id: str = DriveId, width: int = PlotWidth) -> JSONResponse:
+    return JSONResponse(plot_data(view, drive_id, width))
 
 
 @router.get("/shares/{share_id}/drives/{drive_id}/events", summary="Licensed events")
@@ -159,12 +165,3 @@ def audit(
 @router.get("/audit/verify", summary="Check the audit log's hash chain")
 def audit_verify(state: State, who: Admin) -> dict[str, Any]:
     return vars(state.audit.verify())
-
-
-@router.get("/datasets", summary="Datasets and snapshots shared so far (placeholder)")
-def datasets(state: State, who: Admin) -> list[dict[str, Any]]:
-    """Until curated datasets exist (issue 6), the targets that shares point at."""
-    targets: dict[str, list[str]] = {}
-    for s in state.shares():
-        targets.setdefault(s.target, []).append(s.share_id)
-    return [{"target": t, "shares": ids} for t, ids in sorted(targets.items())]

@@ -9,22 +9,18 @@ import { L, createMap } from "./mapview.js";
 import { clock, colourOf, el, km, label, replace, state, typeChip, when } from "./ui.js";
 
 const PLOTS = [
-  { title: "Speed", unit: "km/h", streams: ["gnss", "pose", "can"], column: "speed_mps", scale: 3.6 },
-  { title: "Longitudinal acceleration", unit: "m/s²", streams: ["accel"], column: "ax", scale: 1 },
-  { title: "Lateral acceleration", unit: "m/s²", streams: ["accel"], column: "ay", scale: 1 },
-  { title: "Vertical acceleration", unit: "m/s²", streams: ["accel"], column: "az", scale: 1 },
-  { title: "Yaw rate", unit: "°/s", streams: ["gyro"], column: "gz", scale: 180 / Math.PI },
+  { title: "Speed", unit: "km/h", streams: ["can", "gnss", "pose"], column: "speed_mps", scale: 3.6 },
+  { title: "Longitudinal acceleration", raw: "Acceleration, x axis", unit: "m/s²", streams: ["accel"], column: "ax", scale: 1 },
+  { title: "Lateral acceleration", raw: "Acceleration, y axis", unit: "m/s²", streams: ["accel"], column: "ay", scale: 1 },
+  { title: "Vertical acceleration", raw: "Acceleration, z axis", unit: "m/s²", streams: ["accel"], column: "az", scale: 1 },
+  { title: "Yaw rate", raw: "Rotation rate, z axis", unit: "°/s", streams: ["gyro"], column: "gz", scale: 180 / Math.PI },
 ];
 const AXIS_PX = 56;
 
-/** Rows of the signals endpoint as columns per stream: {gnss: {t_s: [...], lat: [...]}, ...}. */
-function columns(rows) {
-  const out = {};
-  for (const row of rows) {
-    const s = (out[row.stream] ||= {});
-    for (const [name, value] of Object.entries(row)) if (name !== "stream") (s[name] ||= []).push(value);
-  }
-  return out;
+/** What the vector plots' captions say about their axes (the server's `frame`). */
+function axesNote(frame) {
+  if (frame.name === "vehicle") return frame.calibrated ? ` · vehicle frame, calibrated from the data (quality ${frame.quality})` : "";
+  return ` · raw ${frame.name.replaceAll("_", " ")} axes (${frame.why})`;
 }
 
 /** The first stream that carries a plot's channel, as [x, y] arrays. */
@@ -55,14 +51,14 @@ export async function render(view, { parts, params, session }) {
   const share = params.get("share");
   const base = share ? `/api/shares/${share}/drives/${driveId}` : `/api/drives/${driveId}`;
   view.dataset.state = "loading";
-  const [drive, rows, events, videos, tags] = await Promise.all([
+  const [drive, plotted, events, videos, tags] = await Promise.all([
     get(base),
-    get(`${base}/signals`, { max_points: 1000 }),
+    get(`${base}/plot`, { width: Math.round(view.clientWidth || window.innerWidth) }),
     get(`${base}/events`),
     share ? [] : get(`/api/app/drives/${driveId}/videos`),
     share ? [] : get(`/api/app/drives/${driveId}/tags`),
   ]);
-  const byStream = columns(rows);
+  const byStream = plotted.streams;
   const lastT = Math.max(0, ...Object.values(byStream).map((s) => s.t_s[s.t_s.length - 1] || 0));
   const duration = drive.duration_s || lastT;
   const playable = videos.filter((v) => v.playable);
@@ -189,13 +185,13 @@ export async function render(view, { parts, params, session }) {
   // ---------------------------------------------------------------- plots
   const charts = [];
   const heads = [];
-  // Vectors are in the vehicle frame only when the source was; otherwise say which frame.
-  const deviceFrame = drive.source_frame && drive.source_frame !== "iso_vehicle" ? ` · ${drive.source_frame.replaceAll("_", " ")} axes` : "";
+  const vehicleFrame = plotted.frame.name === "vehicle";
   for (const plot of PLOTS) {
     const data = series(byStream, plot);
     if (!data) continue;
-    const frame = plot.streams[0] !== "accel" && plot.streams[0] !== "gyro" ? "" : deviceFrame;
-    const box = el("figure.plot", {}, el("figcaption", {}, `${plot.title} (${plot.unit})${frame}`));
+    const title = plot.raw && !vehicleFrame ? plot.raw : plot.title;
+    const frame = plot.raw ? axesNote(plotted.frame) : "";
+    const box = el("figure.plot", {}, el("figcaption", {}, `${title} (${plot.unit})${frame}`));
     plots.append(box);
     const chart = new uPlot(
       {

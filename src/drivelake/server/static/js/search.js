@@ -1,7 +1,9 @@
-// Search: words or "more like this" (when the search module is installed), filters over frames
-// with their telemetry and events, results as thumbnails grouped into time spans per drive.
+// Search: words or "more like this" (when the lake has embeddings), filters and SQL over frames
+// with their telemetry and events, results as thumbnails grouped into time spans per drive;
+// selected spans go into a dataset (their frames become members).
 
-import { ApiError, blobUrl, get } from "./api.js";
+import { ApiError, get, post } from "./api.js";
+import { thumbLoader } from "./thumbs.js";
 import { clock, el, label, replace, short, state, typeChip } from "./ui.js";
 
 const THUMBS_PER_SPAN = 4;
@@ -12,43 +14,13 @@ function spread(frames, n) {
   return Array.from({ length: n }, (_, i) => frames[Math.round((i * (frames.length - 1)) / (n - 1))]);
 }
 
-/** Thumbnails load when scrolled into view, a few at a time (the API is rate-limited). */
-function thumbLoader() {
-  const queue = [];
-  let running = 0;
-  const pump = () => {
-    while (running < 4 && queue.length) {
-      const img = queue.shift();
-      running++;
-      blobUrl(`/api/frames/${img.dataset.frame}/thumbnail`)
-        .then((url) => (img.src = url))
-        .catch(() => img.replaceWith(el("span.thumb-missing", {}, "no thumbnail")))
-        .finally(() => {
-          running--;
-          pump();
-        });
-    }
-  };
-  const observer = new IntersectionObserver((entries) => {
-    for (const entry of entries) {
-      if (entry.isIntersecting) {
-        observer.unobserve(entry.target);
-        queue.push(entry.target);
-      }
-    }
-    pump();
-  });
-  return observer;
-}
-
 export async function render(view, { session, params }) {
   const canSearch = session.features.search;
-  const canCollect = session.features.datasets;
-  const fleet = await get("/api/app/fleet", { zoom: 0 });
+  const [fleet, datasets] = await Promise.all([get("/api/app/fleet", { zoom: 0 }), get("/api/datasets")]);
   let like = params.get("like") || "";
-  const q = el("input#q", { type: "search", name: "q", value: params.get("q") || "", placeholder: canSearch ? "cyclist at night" : "words need the search module", "aria-label": "Search words" });
+  const q = el("input#q", { type: "search", name: "q", value: params.get("q") || "", placeholder: canSearch ? "cyclist at night" : "words need embeddings (drivelake enrich)", disabled: !canSearch, "aria-label": "Search words" });
   const likeChip = el("span.like");
-  const where = el("input", { name: "where", placeholder: "speed_mps > 10 AND hour_utc >= 20", "aria-label": "SQL filter", disabled: !canSearch });
+  const where = el("input", { name: "where", placeholder: "speed_mps > 10 AND hour_utc >= 20", "aria-label": "SQL filter" });
   const select = (name, values, all) =>
     el("select", { name, "aria-label": name }, el("option", { value: "" }, all), values.map((v) => el("option", { value: v }, label(v))));
   const number = (name, text, max) => el("label", {}, text, " ", el("input", { type: "number", name, min: 0, max, step: 1, inputmode: "numeric" }));
@@ -73,22 +45,54 @@ export async function render(view, { session, params }) {
   const results = el("div.results", { "aria-live": "polite" });
   view.append(el("h1", {}, "Search"), form, notice, bar, results);
   if (!canSearch) {
-    notice.append(state("empty", "Text and “more like this” search are not available in this version of drivelake (the search module is not installed); the filters below search the sampled frames by event, vehicle, speed and time of day."));
+    notice.append(state("empty", "Words and “more like this” rank frames by their embeddings, and this lake has none yet (run drivelake enrich --model SPEC over the frames). Until then the filters and SQL search the sampled frames."));
   }
-  const selected = new Set();
+  const selected = new Map(); // "drive:start" -> {drive_id, start_s, end_s}
   const loader = thumbLoader();
+  const NEW = "";
+  const target = el(
+    "select",
+    { name: "dataset", "aria-label": "Dataset to add to", on: { change: () => (newName.hidden = target.value !== NEW) } },
+    el("option", { value: NEW }, "new dataset…"),
+    datasets.map((d) => el("option", { value: d.name }, `${d.name} (${d.members})`)),
+  );
+  const newName = el("input", { name: "new_dataset", placeholder: "new dataset name", pattern: "[A-Za-z0-9][A-Za-z0-9._-]{0,63}", "aria-label": "New dataset name" });
+  const addButton = el("button", { type: "submit" }, "Add");
+  const addStatus = el("span.form-status", { role: "status" });
+  const addForm = el("form.inline-form", { on: { submit: (e) => { e.preventDefault(); collect(); } } }, el("span.count"), el("span", {}, "→"), target, newName, addButton, addStatus);
+  if (datasets.length) target.value = datasets[0].name;
+  newName.hidden = target.value !== NEW;
+  bar.append(addForm);
 
   function drawBar() {
-    const add = el(
-      "button",
-      {
-        type: "button",
-        disabled: !canCollect || !selected.size,
-        title: canCollect ? "" : "Datasets are not available in this version of drivelake",
-      },
-      `Add ${selected.size} selected to a dataset`,
-    );
-    replace(bar, el("span", {}, `${selected.size} selected`), add, canCollect ? null : el("span.hint", {}, " (datasets are not available in this version)"));
+    addForm.querySelector(".count").textContent = `${selected.size} selected`;
+    addButton.disabled = !selected.size;
+    addButton.textContent = `Add ${selected.size} to dataset`;
+  }
+
+  async function collect() {
+    const create = target.value === NEW;
+    const name = create ? newName.value.trim() : target.value;
+    if (!name) {
+      addStatus.textContent = "Name the new dataset.";
+      newName.focus();
+      return;
+    }
+    addButton.disabled = true;
+    addStatus.textContent = "Adding…";
+    try {
+      const done = await post(`/api/datasets/${encodeURIComponent(name)}/members`, { spans: [...selected.values()], create });
+      replace(addStatus, `${done.added} frames added to ${done.name} (${done.members} members, version ${done.version}) · `, el("a", { href: `#/datasets/${done.name}` }, "open"));
+      if (create) {
+        target.append(el("option", { value: done.name }, done.name));
+        target.value = done.name;
+        newName.value = "";
+        newName.hidden = true;
+      }
+    } catch (err) {
+      addStatus.textContent = `Not added: ${err.message}`;
+    }
+    addButton.disabled = !selected.size;
   }
 
   function showLike() {
@@ -100,11 +104,12 @@ export async function render(view, { session, params }) {
 
   function card(span, i) {
     const key = `${span.drive_id}:${span.start_s}`;
-    const box = el("input", { type: "checkbox", "aria-label": "Select this span", on: { change: () => { box.checked ? selected.add(key) : selected.delete(key); drawBar(); } } });
+    const chosen = { drive_id: span.drive_id, start_s: span.start_s, end_s: span.end_s };
+    const box = el("input", { type: "checkbox", "aria-label": "Select this span", on: { change: () => { box.checked ? selected.set(key, chosen) : selected.delete(key); drawBar(); } } });
     const open = `#/drive/${span.drive_id}?t=${span.start_s}`;
     return el(
       "article.span-card",
-      { dataset: { drive: span.drive_id, start: span.start_s } },
+      { dataset: { drive: span.drive_id, start: span.start_s, end: span.end_s } },
       el(
         "header",
         {},
@@ -117,17 +122,17 @@ export async function render(view, { session, params }) {
         "div.thumbs",
         {},
         spread(span.frames || [], THUMBS_PER_SPAN).map((f) => {
-          const img = el("img", { alt: `frame at ${clock(f.t_s)}`, width: 160, height: 96, dataset: { frame: f.frame_id } });
+          const img = el("img", { alt: `frame at ${clock(f.t_s)}`, width: 160, height: 96, dataset: { src: `/api/frames/${f.frame_id}/thumbnail` } });
           loader.observe(img);
           return el(
             "figure.thumb",
-            {},
+            { dataset: { frame: f.frame_id } },
             el("a", { href: `#/drive/${span.drive_id}?t=${f.t_s}` }, img),
             el(
               "figcaption",
               {},
               clock(f.t_s),
-              canSearch ? el("button.link", { type: "button", on: { click: () => { like = f.frame_id; showLike(); run(); } } }, " more like this") : null,
+              canSearch ? [" · ", el("button.link", { type: "button", on: { click: () => { like = f.frame_id; showLike(); run(); } } }, "more like this")] : null,
             ),
           );
         }),
@@ -142,22 +147,18 @@ export async function render(view, { session, params }) {
     drawBar();
     replace(results, state("loading", "Searching…"));
     try {
-      let spans;
-      const words = data.get("q").trim();
-      if (canSearch && (words || like)) {
-        spans = await get("/api/app/search", { q: words, like, where: data.get("where"), limit: 60 });
-      } else {
-        if (words && !canSearch) notice.firstChild?.classList.add("warn");
-        spans = await get("/api/app/frames", {
-          type: data.get("type"),
-          vehicle: data.get("vehicle"),
-          min_speed: kmh("min_kmh"),
-          max_speed: kmh("max_kmh"),
-          hour_from: data.get("hour_from"),
-          hour_to: data.get("hour_to"),
-          limit: 60,
-        });
-      }
+      const filters = {
+        type: data.get("type"),
+        vehicle: data.get("vehicle"),
+        min_speed: kmh("min_kmh"),
+        max_speed: kmh("max_kmh"),
+        hour_from: data.get("hour_from"),
+        hour_to: data.get("hour_to"),
+        where: data.get("where"),
+        limit: 60,
+      };
+      const words = (data.get("q") || "").trim();
+      const spans = canSearch && (words || like) ? await get("/api/app/search", { ...filters, q: words, like }) : await get("/api/app/frames", filters);
       replace(
         results,
         spans.length ? spans.map(card) : state("empty", "Nothing matches. Widen the filters, or sample frames from video (drivelake video process)."),
