@@ -161,3 +161,56 @@ def test_indexed_search_with_filter_matches_exact(tmp_path):
     exact = np.argsort(-(vectors[mask] @ query))[:10]
     expected = [f"k{i}" for i in np.flatnonzero(mask)[exact]]
     assert got.column("key").to_pylist() == expected
+
+
+def test_batched_search_and_new_rows_folded_into_the_index(tmp_path):
+    """search_vectors answers a batch like one query at a time; appended rows become findable."""
+    import drivelake
+    from drivelake.models.tables import embeddings_schema
+    from drivelake.search.vector import search_vectors
+
+    def rows(start, vectors):
+        n = len(vectors)
+        return pa.table(
+            {
+                "key": [f"k{i}" for i in range(start, start + n)],
+                "source": ["frame"] * n,
+                "drive_id": [f"d{i % 10}" for i in range(start, start + n)],
+                "t_s": np.zeros(n),
+                "text": pa.nulls(n, pa.string()),
+                "model": ["m"] * n,
+                "revision": ["r"] * n,
+                "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1)), 16),
+            },
+            schema=embeddings_schema(16),
+        )
+
+    lake = drivelake.open(tmp_path / "lake")
+    rng = np.random.default_rng(1)
+    vectors = rng.standard_normal((3000, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    lake.append("embeddings_16", rows(0, vectors))
+    config = maintain_index(lake, "embeddings_16", force=True)
+    assert config["kind"] == "ivf_flat" and config["recall"] >= 0.9
+    ds = lake.dataset("embeddings_16")
+    queries = vectors[:70]
+    batch = search_vectors(ds, queries, 5, threads=2)
+    assert batch.column("query").to_pylist() == [q for q in range(70) for _ in range(5)]
+    for q in (0, 33, 69):
+        one = nearest(ds, queries[q], 5).column("key").to_pylist()
+        assert (
+            batch.filter(pa.compute.equal(batch.column("query"), q)).column("key").to_pylist()
+            == one
+        )
+    assert [batch.column("key")[5 * q].as_py() for q in range(70)] == [f"k{q}" for q in range(70)]
+
+    new = rng.standard_normal((10, 16)).astype(np.float32)
+    new /= np.linalg.norm(new, axis=1, keepdims=True)
+    lake.append("embeddings_16", rows(3000, new))
+    config = maintain_index(lake, "embeddings_16")
+    assert config["indexed_rows"] == 3010
+    ds = lake.dataset("embeddings_16")
+    got = search_vectors(ds, new, 1, where="drive_id = 'd3'")
+    assert got.num_rows == 10 and got.column("key")[3].as_py() == "k3003"
+    assert set(got.column("drive_id").to_pylist()) == {"d3"}
+    assert nearest(ds, new[4], 1).column("key").to_pylist() == ["k3004"]

@@ -1,29 +1,43 @@
 """Nearest-neighbour search over an ``embeddings_<dim>`` table: exact when small, indexed when big.
 
-Below :data:`INDEX_MIN_ROWS` vectors a search is exact (a matrix product over the model's
-vectors). From there on the table gets a Lance IVF-PQ index whose search parameters are *tuned
-on the data*, not taken from defaults: a sample of the table's own vectors is searched exactly
-and through the index, and the number of probed partitions and the exact re-ranking factor are
-raised until recall@10 reaches :data:`TARGET_RECALL`; the result is stored in the table's
-config, so every process searches with it. Index defaults can be far off (recall@10 0.16 was
-measured with IVF-PQ's default probes), which is why recall is measured rather than assumed.
+Search runs in process over the table's vectors held in memory, one copy per process and table
+version (:func:`searcher`), because a Lance vector query pays a fixed ~3.5 ms of planning and
+execution from Python even on a 1,000-row table (measured with pylance 14), which caps it far
+below an in-memory index. Queries are answered in batches (:func:`search_vectors`): one matrix
+product against the partition centroids, then one per probed partition for all the queries
+that probe it.
 
-``maintain_index`` keeps the index current after writes: new rows are folded in
-incrementally, and the index is retrained when the table has doubled since it was trained.
+Below :data:`INDEX_MIN_ROWS` vectors a search is exact (every row is scored). From there on the
+table gets an IVF index trained on its own vectors (spherical k-means, ~sqrt(rows)
+partitions) and stored beside the table (``_vector_index/<table>.ivf.lance``: each row id's
+partition, and the centroids) so that processes load it instead of retraining. The number of
+probed partitions is *tuned on the data*, not taken from a default: a sample of the table's own
+vectors is searched exactly and through the index, and probes are raised until recall@10
+reaches :data:`TARGET_RECALL`; the choice and its recall are stored in the table's config.
+
+``maintain_index`` keeps the index current after writes: new rows are assigned to their
+nearest centroid (rows missing from the stored assignment are also assigned on load), and the
+index is retrained when the table has doubled since it was trained.
 
 Filtered search stays correct: a filter that leaves few rows is answered exactly over those
-rows; a broader one prefilters inside the index, and if that returns fewer than ``k`` rows the
-search falls back to an exact scan of the filtered rows rather than returning too few.
+rows; a broader one searches the index with the filtered-out rows masked and more probes, and
+any query that then has fewer than ``k`` hits is answered exactly over the filtered rows.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
+import threading
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 if TYPE_CHECKING:
     import lance
@@ -34,34 +48,392 @@ INDEX_MIN_ROWS = 100_000
 #: Filters leaving at most this many rows are answered exactly over them.
 EXACT_MAX_ROWS = 50_000
 TARGET_RECALL = 0.97
-TUNE_QUERIES = 100
+TUNE_QUERIES = 200
 INDEX_NAME = "vector_idx"
 _CONFIG_KEY = "drivelake.vector_search"
-#: (nprobes, refine_factor) tried in order, cheapest first, until the recall target is met.
-_LADDER = [(8, 2), (16, 4), (32, 4), (32, 8), (64, 8), (96, 10), (128, 16), (256, 20)]
-_SCAN_BATCH = 65_536
+#: Probed partitions tried in order, cheapest first, until the recall target is met.
+_LADDER = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 256]
+_KMEANS_ITERATIONS = 10
+_KMEANS_SAMPLE_PER_PARTITION = 48
+_BLOCK = 65_536  # rows per block when scoring a table or assigning partitions
+_CHUNK = 256  # queries per worker chunk in a batch
+RESULT_COLUMNS = ["key", "source", "drive_id", "t_s", "text"]
 
 
 def _config(ds: lance.LanceDataset) -> dict | None:
     raw = ds.config().get(_CONFIG_KEY)
-    return json.loads(raw) if raw else None
+    config = json.loads(raw) if raw else None
+    return config if config and config.get("kind") == "ivf_flat" else None
 
 
-def _has_index(ds: lance.LanceDataset) -> bool:
-    return any(i.name == INDEX_NAME for i in ds.describe_indices())
+def _index_uri(ds_uri: str, part: str) -> str:
+    parent, _, name = ds_uri.rstrip("/").rpartition("/")
+    return f"{parent}/_vector_index/{name.removesuffix('.lance')}.{part}.lance"
 
 
 def index_params(rows: int, dim: int) -> dict:
-    """IVF-PQ build parameters for a table of ``rows`` vectors of width ``dim``.
+    """IVF build parameters for a table of ``rows`` vectors of width ``dim``.
 
-    ~sqrt(rows) partitions keeps both the centroid search and the partition scans short; PQ
-    with dim/8 sub-vectors keeps codes at 1 byte per 8 dimensions, and the exact re-ranking of
-    ``refine_factor`` x k candidates recovers what the compression loses.
+    ~sqrt(rows) partitions balances the two halves of a query's work: scoring the centroids
+    and scoring the rows of the probed partitions.
     """
-    sub_vectors = max(1, dim // 8)
-    while dim % sub_vectors:
-        sub_vectors -= 1
-    return {"num_partitions": max(16, int(math.sqrt(rows))), "num_sub_vectors": sub_vectors}
+    return {"num_partitions": int(min(4096, max(16, math.sqrt(rows))))}
+
+
+def _matrix(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    dim = array.type.list_size
+    return array.flatten().to_numpy(zero_copy_only=False).reshape(-1, dim)
+
+
+_CONTROLLER: list = []
+
+
+def _blas_single():
+    """Keep BLAS to one thread while our own threads split a batch (no oversubscription)."""
+    if not _CONTROLLER:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:  # optional: without it BLAS threads just compete a little
+            _CONTROLLER.append(None)
+        else:
+            _CONTROLLER.append(ThreadpoolController())
+    controller = _CONTROLLER[0]
+    return nullcontext() if controller is None else controller.limit(limits=1, user_api="blas")
+
+
+def _top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Columns and values of each row's ``k`` best scores, best first."""
+    k = min(k, scores.shape[1])
+    if k == 0:
+        return np.empty((len(scores), 0), np.int64), np.empty((len(scores), 0), np.float32)
+    top = np.argpartition(-scores, k - 1, axis=1)[:, :k] if scores.shape[1] > k else None
+    if top is None:
+        top = np.broadcast_to(np.arange(k), scores.shape).copy()
+    values = np.take_along_axis(scores, top, axis=1)
+    order = np.argsort(-values, axis=1, kind="stable")
+    return np.take_along_axis(top, order, axis=1), np.take_along_axis(values, order, axis=1)
+
+
+class Searcher:
+    """One table version's vectors in memory, sorted by IVF partition, with the result columns."""
+
+    def __init__(
+        self, ds: lance.LanceDataset, config: dict | None = None, data: pa.Table | None = None
+    ) -> None:
+        self.uri = ds.uri
+        self.version = ds.version
+        self.config = config or _config(ds)
+        if data is None:
+            data = ds.to_table(columns=[*RESULT_COLUMNS, "vector"], with_row_id=True)
+        vectors = np.ascontiguousarray(_matrix(data.column("vector")), dtype=np.float32)
+        row_ids = data.column("_rowid").to_numpy()
+        self.dim = int(ds.schema.field("vector").type.list_size)
+        self.unassigned = 0
+        if self.config is not None:
+            centroids, assignment = _load_index(ds.uri, self.config, self.dim)
+            partition = _lookup(assignment, row_ids)
+            missing = partition < 0
+            self.unassigned = int(missing.sum())
+            if self.unassigned:
+                partition[missing] = assign(vectors[missing], centroids)
+            order = np.argsort(partition, kind="stable")
+            self.centroids = centroids
+            self.partition = partition[order]
+            self.offsets = np.searchsorted(self.partition, np.arange(len(centroids) + 1))
+        else:  # exact: one partition holding every row
+            order = np.arange(len(vectors))
+            self.centroids = None
+            self.offsets = np.array([0, len(vectors)])
+            self.partition = np.zeros(len(vectors), np.int32)
+        indexed = self.config is not None
+        self.row_ids = row_ids[order] if indexed else row_ids
+        self.vectors = vectors[order] if indexed else vectors
+        meta = data.drop_columns(["vector", "_rowid"])
+        self.meta = meta.take(order) if indexed else meta
+        self.nprobes = self.config["nprobes"] if indexed else 1
+        self._filters: OrderedDict[str, tuple] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self.row_ids)
+
+    # ------------------------------------------------------------------ filters
+
+    def rows_where(self, ds: lance.LanceDataset, where: str) -> tuple:
+        """(positions, their vectors if few) of the rows matching a Lance SQL predicate.
+
+        Cached per predicate: searches repeat the same model/source filters.
+        """
+        with self._lock:
+            if where in self._filters:
+                self._filters.move_to_end(where)
+                return self._filters[where]
+        ids = ds.to_table(columns=[], with_row_id=True, filter=where).column("_rowid").to_numpy()
+        sorter = np.argsort(self.row_ids)
+        at = np.searchsorted(self.row_ids, ids, sorter=sorter)
+        at = np.clip(at, 0, len(sorter) - 1) if len(sorter) else at
+        found = sorter[at[self.row_ids[sorter[at]] == ids]] if len(sorter) else at
+        positions = np.sort(found)
+        if len(positions) == len(self):
+            result = (None, None)
+        elif len(positions) <= EXACT_MAX_ROWS:
+            result = (positions, self.vectors[positions])
+        else:
+            result = (positions, None)
+        with self._lock:
+            self._filters[where] = result
+            while len(self._filters) > 16:
+                self._filters.popitem(last=False)
+        return result
+
+    def rows_with_keys(self, keys: set[str]) -> np.ndarray:
+        hit = pc.is_in(self.meta.column("key"), value_set=pa.array(sorted(keys), pa.string()))
+        return np.flatnonzero(hit.to_numpy(zero_copy_only=False))
+
+    # ------------------------------------------------------------------ search
+
+    def search(
+        self,
+        queries: np.ndarray,
+        k: int,
+        rows: np.ndarray | None = None,
+        *,
+        rows_vectors: np.ndarray | None = None,
+        nprobes: int | None = None,
+        threads: int | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(positions, scores), each (len(queries), k), best first; -1 / -inf pad short rows.
+
+        ``rows`` restricts the search to these positions (a filter's result), whose vectors
+        ``rows_vectors`` may already hold.
+        """
+        queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)
+        threads = threads or min(os.cpu_count() or 1, 8)
+        chunks = [queries[i : i + _CHUNK] for i in range(0, len(queries), _CHUNK)]
+        if threads > 1 and len(queries) >= 2 * 32:
+            size = -(-len(queries) // threads)
+            chunks = [queries[i : i + size] for i in range(0, len(queries), size)]
+            with _blas_single(), ThreadPoolExecutor(threads) as pool:
+                parts = list(
+                    pool.map(lambda q: self._search(q, k, rows, rows_vectors, nprobes), chunks)
+                )
+        else:
+            parts = [self._search(q, k, rows, rows_vectors, nprobes) for q in chunks]
+        if not parts:
+            return np.empty((0, k), np.int64), np.empty((0, k), np.float32)
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+    def _search(self, queries, k, rows, rows_vectors, nprobes):
+        n = len(self)
+        if rows is not None and (self.centroids is None or len(rows) <= EXACT_MAX_ROWS):
+            return self._exact(queries, k, rows, rows_vectors)
+        if self.centroids is None:
+            return self._exact(queries, k, None)
+        mask = None
+        probes = nprobes or self.nprobes
+        if rows is not None:
+            mask = np.zeros(n, bool)
+            mask[rows] = True
+            probes = int(min(len(self.centroids), probes * min(8, math.ceil(n / len(rows)))))
+        positions, scores = self._ivf(queries, k, probes, mask)
+        short = np.flatnonzero(positions[:, -1] < 0) if positions.shape[1] else []
+        if len(short):  # never too few, under a filter above all
+            positions[short], scores[short] = self._exact(queries[short], k, rows, rows_vectors)
+        return positions, scores
+
+    def _exact(self, queries, k, rows, rows_vectors=None):
+        if rows is None:
+            vectors = self.vectors
+        else:
+            vectors = self.vectors[rows] if rows_vectors is None else rows_vectors
+        best_p = np.full((len(queries), k), -1, np.int64)
+        best_s = np.full((len(queries), k), -np.inf, np.float32)
+        for lo in range(0, len(vectors), _BLOCK):
+            scores = queries @ vectors[lo : lo + _BLOCK].T
+            cols, values = _top_k(scores, k)
+            cand_p = np.concatenate([best_p, cols + lo], axis=1)
+            cand_s = np.concatenate([best_s, values], axis=1)
+            top, best_s = _top_k(cand_s, k)
+            best_p = np.take_along_axis(cand_p, top, axis=1)
+        if rows is not None:
+            best_p = np.where(best_p >= 0, rows[np.maximum(best_p, 0)], -1)
+        return best_p, best_s
+
+    def _ivf(self, queries, k, nprobes, mask):
+        nq = len(queries)
+        nprobes = min(nprobes, len(self.centroids))
+        probes = _top_k(queries @ self.centroids.T, nprobes)[0]
+        cand_p = np.full((nq, nprobes * k), -1, np.int64)
+        cand_s = np.full((nq, nprobes * k), -np.inf, np.float32)
+        query_of = np.repeat(np.arange(nq), nprobes)
+        slot_of = np.tile(np.arange(nprobes) * k, nq)
+        part_of = probes.reshape(-1)
+        order = np.argsort(part_of, kind="stable")
+        query_of, slot_of, part_of = query_of[order], slot_of[order], part_of[order]
+        starts = np.flatnonzero(np.r_[True, part_of[1:] != part_of[:-1]])
+        ends = np.r_[starts[1:], len(part_of)]
+        offsets, vectors, span = self.offsets, self.vectors, np.arange(k)
+        for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+            p = part_of[a]
+            lo, hi = offsets[p], offsets[p + 1]
+            if hi == lo:
+                continue
+            qs = query_of[a:b]
+            scores = queries[qs] @ vectors[lo:hi].T
+            if mask is not None:
+                scores[:, ~mask[lo:hi]] = -np.inf
+            cols, values = _top_k(scores, k)
+            width = cols.shape[1]
+            slots = slot_of[a:b, None] + span[:width]
+            cand_p[qs[:, None], slots] = cols + lo
+            cand_s[qs[:, None], slots] = values
+        top, scores = _top_k(cand_s, k)
+        positions = np.take_along_axis(cand_p, top, axis=1)
+        positions[~np.isfinite(scores)] = -1
+        return positions, scores
+
+    def table(self, positions: np.ndarray, scores: np.ndarray) -> pa.Table:
+        """Result rows (query, result columns, score) for valid positions, best first per query."""
+        valid = positions >= 0
+        query = np.broadcast_to(np.arange(len(positions))[:, None], positions.shape)[valid]
+        rows = self.meta.take(pa.array(positions[valid]))
+        return pa.table(
+            {
+                "query": pa.array(query.astype(np.int32)),
+                **{c: rows.column(c) for c in RESULT_COLUMNS},
+                "score": pa.array(scores[valid].astype(np.float32)),
+            }
+        )
+
+
+# ---------------------------------------------------------------------- cache
+
+_SEARCHERS: dict[str, Searcher] = {}
+_SEARCHERS_LOCK = threading.Lock()
+
+
+def searcher(ds: lance.LanceDataset) -> Searcher:
+    """This process's in-memory searcher of ``ds``'s version (loaded once per version)."""
+    with _SEARCHERS_LOCK:
+        cached = _SEARCHERS.get(ds.uri)
+        if cached is not None and cached.version == ds.version:
+            return cached
+        loaded = Searcher(ds)
+        _SEARCHERS[ds.uri] = loaded  # the previous version's copy is released
+        return loaded
+
+
+def search_vectors(
+    ds: lance.LanceDataset,
+    queries: np.ndarray,
+    k: int,
+    *,
+    where: str | None = None,
+    allowed: set[str] | None = None,
+    threads: int | None = None,
+) -> pa.Table:
+    """The ``k`` rows most similar to each of ``queries`` (cosine), as one Arrow table.
+
+    Columns: ``query`` (the query's row in ``queries``), the result columns and ``score``,
+    best first within each query. ``where`` is a Lance SQL predicate over the table's columns
+    (model, source, ...); ``allowed`` restricts results to these keys.
+    """
+    found = searcher(ds)
+    rows, rows_vectors = found.rows_where(ds, where) if where else (None, None)
+    if allowed is not None:
+        keyed = found.rows_with_keys(allowed)
+        rows = keyed if rows is None else np.intersect1d(rows, keyed, assume_unique=True)
+        rows_vectors = None
+    queries = np.asarray(queries, dtype=np.float32).reshape(-1, found.dim)
+    if rows is not None and not len(rows):
+        return found.table(np.full((len(queries), 0), -1), np.empty((len(queries), 0)))
+    positions, scores = found.search(queries, k, rows, rows_vectors=rows_vectors, threads=threads)
+    return found.table(positions, scores)
+
+
+def nearest(
+    ds: lance.LanceDataset,
+    query: np.ndarray,
+    k: int,
+    *,
+    where: str | None = None,
+    allowed: set[str] | None = None,
+) -> pa.Table:
+    """The ``k`` rows most similar to ``query`` (cosine) with a ``score`` column, best first."""
+    result = search_vectors(ds, np.asarray(query).reshape(1, -1), k, where=where, allowed=allowed)
+    return result.drop_columns(["query"])
+
+
+# ---------------------------------------------------------------------- index
+
+
+def assign(vectors: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+    """Each vector's nearest centroid (by dot product), in blocks."""
+    out = np.empty(len(vectors), np.int32)
+    for lo in range(0, len(vectors), _BLOCK):
+        out[lo : lo + _BLOCK] = np.argmax(vectors[lo : lo + _BLOCK] @ centroids.T, axis=1)
+    return out
+
+
+def train_centroids(vectors: np.ndarray, partitions: int, seed: int = 0) -> np.ndarray:
+    """Spherical k-means on a sample: unit centroids, empty clusters re-seeded."""
+    rng = np.random.default_rng(seed)
+    size = min(len(vectors), partitions * _KMEANS_SAMPLE_PER_PARTITION)
+    sample = vectors[np.sort(rng.choice(len(vectors), size, replace=False))]
+    centroids = sample[rng.choice(size, partitions, replace=False)].copy()
+    for _ in range(_KMEANS_ITERATIONS):
+        labels = assign(sample, centroids)
+        sums = np.zeros_like(centroids)
+        np.add.at(sums, labels, sample)
+        empty = np.bincount(labels, minlength=partitions) == 0
+        sums[empty] = sample[rng.choice(size, int(empty.sum()))]
+        centroids = sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
+    return centroids.astype(np.float32)
+
+
+def _lookup(assignment: tuple[np.ndarray, np.ndarray], row_ids: np.ndarray) -> np.ndarray:
+    """Partition of each row id from the stored (sorted row ids, partitions); -1 if absent."""
+    stored_ids, stored_parts = assignment
+    out = np.full(len(row_ids), -1, np.int32)
+    if not len(stored_ids):
+        return out
+    at = np.clip(np.searchsorted(stored_ids, row_ids), 0, len(stored_ids) - 1)
+    hit = stored_ids[at] == row_ids
+    out[hit] = stored_parts[at[hit]]
+    return out
+
+
+def _load_index(uri: str, config: dict, dim: int) -> tuple[np.ndarray, tuple]:
+    import lance
+
+    centroids = _matrix(
+        lance.dataset(_index_uri(uri, "centroids")).to_table(columns=["vector"]).column("vector")
+    )
+    table = lance.dataset(_index_uri(uri, "ivf")).to_table()
+    ids = table.column("row_id").to_numpy()
+    parts = table.column("partition").to_numpy()
+    order = np.argsort(ids)
+    return np.ascontiguousarray(centroids, np.float32), (ids[order], parts[order])
+
+
+def _save_index(uri: str, centroids: np.ndarray, row_ids: np.ndarray, partition: np.ndarray):
+    import lance
+
+    dim = centroids.shape[1]
+    lance.write_dataset(
+        pa.table(
+            {"vector": pa.FixedSizeListArray.from_arrays(pa.array(centroids.reshape(-1)), dim)}
+        ),
+        _index_uri(uri, "centroids"),
+        mode="overwrite",
+    )
+    lance.write_dataset(
+        pa.table({"row_id": pa.array(row_ids, pa.uint64()), "partition": pa.array(partition)}),
+        _index_uri(uri, "ivf"),
+        mode="overwrite",
+        max_rows_per_file=1 << 30,
+    )
 
 
 def maintain_index(lake: Lake, table: str, *, force: bool = False) -> dict | None:
@@ -74,176 +446,60 @@ def maintain_index(lake: Lake, table: str, *, force: bool = False) -> dict | Non
         return None
     rows = ds.count_rows()
     config = _config(ds)
-    if rows < INDEX_MIN_ROWS and not force:
+    if rows < INDEX_MIN_ROWS and not force and config is None:
         return None
-    if not _has_index(ds) or config is None or rows >= 2 * config["trained_rows"]:
-        dim = ds.schema.field("vector").type.list_size
-        ds.create_index(
-            "vector",
-            "IVF_PQ",
-            name=INDEX_NAME,
-            metric="dot",
-            replace=True,
-            **index_params(rows, dim),
-        )
-        return _tune(lake, table, rows)
-    if ds.stats.index_stats(INDEX_NAME).get("num_unindexed_rows", 0):
-        ds.optimize.optimize_indices(index_names=[INDEX_NAME])
+    if config is None or rows >= 2 * config["trained_rows"]:
+        data = ds.to_table(columns=[*RESULT_COLUMNS, "vector"], with_row_id=True)
+        vectors = np.ascontiguousarray(_matrix(data.column("vector")), dtype=np.float32)
+        centroids = train_centroids(vectors, index_params(rows, vectors.shape[1])["num_partitions"])
+        _save_index(ds.uri, centroids, data.column("_rowid").to_numpy(), assign(vectors, centroids))
+        del vectors
+        config = {"kind": "ivf_flat", "partitions": len(centroids), "nprobes": 1}
+        found = Searcher(ds, config, data)
+        del data
+        config = {**config, **_tune(found), "trained_rows": rows, "indexed_rows": len(found)}
+        _commit_config(ds, config, found)
+        return config
+    found = searcher(ds)
+    if found.unassigned or len(found) != config.get("indexed_rows"):  # fold new rows in
+        _save_index(ds.uri, found.centroids, found.row_ids, found.partition)
+        config = {**config, "indexed_rows": len(found)}
+        _commit_config(ds, config, found)
     return config
 
 
-def _tune(lake: Lake, table: str, rows: int) -> dict:
-    """Choose (nprobes, refine_factor) by measured recall@10 on the table's own vectors."""
-    ds = lake.dataset(table)
+def _commit_config(ds: lance.LanceDataset, config: dict, found: Searcher) -> None:
+    """Store the config; the loaded searcher stays valid for the version this commit makes."""
+    import lance
+
+    before = ds.version
+    ds.update_config({_CONFIG_KEY: json.dumps(config)})
+    after = lance.dataset(ds.uri).version
+    found.config, found.nprobes = config, config["nprobes"]
+    with _SEARCHERS_LOCK:
+        if after == before + 1:  # nothing else committed between: same rows
+            found.version = after
+            _SEARCHERS[ds.uri] = found
+        else:
+            _SEARCHERS.pop(ds.uri, None)
+
+
+def _tune(found: Searcher) -> dict:
+    """Choose the probes by measured recall@10 of the table's own vectors (self excluded)."""
     rng = np.random.default_rng(0)
-    sample = np.sort(rng.choice(rows, size=min(TUNE_QUERIES, rows), replace=False))
-    queries = _matrix(ds.take(sample, columns=["vector"]).column("vector"))
-    truth = [set(t) for t in _exact_ids(ds, queries, 10)]
-    chosen = {"nprobes": _LADDER[-1][0], "refine_factor": _LADDER[-1][1], "recall": None}
-    for nprobes, refine in _LADDER:
-        found = 0
-        for q, expected in zip(queries, truth, strict=True):
-            result = ds.to_table(
-                columns=[],
-                with_row_id=True,
-                nearest={
-                    "column": "vector",
-                    "q": q,
-                    "k": 10,
-                    "nprobes": nprobes,
-                    "refine_factor": refine,
-                },
-            )
-            found += len(expected & set(result.column("_rowid").to_pylist()))
-        recall = found / (10 * len(queries))
-        chosen = {"nprobes": nprobes, "refine_factor": refine, "recall": recall}
-        if recall >= TARGET_RECALL:
+    sample = rng.choice(len(found), size=min(TUNE_QUERIES, len(found)), replace=False)
+    queries = found.vectors[sample]
+    truth, _ = found._exact(queries, 11, None)
+    truth_sets = [set(t) - {s} for t, s in zip(truth.tolist(), sample.tolist(), strict=True)]
+    chosen = {"nprobes": _LADDER[-1], "recall": None}
+    for nprobes in _LADDER:
+        got, _ = found.search(queries, 11, nprobes=nprobes)
+        hits = sum(
+            len(t & (set(g) - {s}))
+            for t, g, s in zip(truth_sets, got.tolist(), sample.tolist(), strict=True)
+        )
+        recall = hits / max(1, sum(len(t) for t in truth_sets))
+        chosen = {"nprobes": nprobes, "recall": round(recall, 4)}
+        if recall >= TARGET_RECALL or nprobes >= len(found.centroids):
             break
-    chosen["trained_rows"] = rows
-    ds.update_config({_CONFIG_KEY: json.dumps(chosen)})
     return chosen
-
-
-def _matrix(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    dim = array.type.list_size
-    return array.flatten().to_numpy(zero_copy_only=False).reshape(-1, dim)
-
-
-def _exact_ids(ds: lance.LanceDataset, queries: np.ndarray, k: int) -> list[list[int]]:
-    """Row ids of the exact top-k of each query (a full scan in batches)."""
-    best = np.full((len(queries), k), -np.inf, dtype=np.float32)
-    ids = np.full((len(queries), k), -1, dtype=np.int64)
-    for batch in ds.to_batches(columns=["vector"], with_row_id=True, batch_size=_SCAN_BATCH):
-        scores = queries @ _matrix(batch.column("vector")).T
-        all_scores = np.concatenate([best, scores], axis=1)
-        all_ids = np.concatenate(
-            [ids, np.broadcast_to(batch.column("_rowid").to_numpy(), scores.shape)], axis=1
-        )
-        top = np.argpartition(-all_scores, k - 1, axis=1)[:, :k]
-        best = np.take_along_axis(all_scores, top, axis=1)
-        ids = np.take_along_axis(all_ids, top, axis=1)
-    return ids.tolist()
-
-
-RESULT_COLUMNS = ["key", "source", "drive_id", "t_s", "text"]
-
-
-def nearest(
-    ds: lance.LanceDataset,
-    query: np.ndarray,
-    k: int,
-    *,
-    where: str | None = None,
-    allowed: set[str] | None = None,
-) -> pa.Table:
-    """The ``k`` rows most similar to ``query`` (cosine) with a ``score`` column, best first.
-
-    ``where`` is a Lance SQL predicate over the table's columns (model, source, ...);
-    ``allowed`` restricts results to these keys (e.g. frames passing a context filter).
-    """
-    query = np.asarray(query, dtype=np.float32).reshape(-1)
-    if allowed is not None:
-        if not allowed:
-            return _empty(ds)
-        if len(allowed) <= EXACT_MAX_ROWS:
-            listed = ", ".join("'" + a.replace("'", "''") + "'" for a in sorted(allowed))
-            return _exact(ds, query, k, _and(where, f"key IN ({listed})"))
-    config = _config(ds) if _has_index(ds) else None
-    if config is None:
-        return _exact(ds, query, k, where, allowed)
-    if where and allowed is None and ds.count_rows(filter=where) <= EXACT_MAX_ROWS:
-        return _exact(ds, query, k, where)
-    # over-fetch when post-filtering by `allowed`, in proportion to how much it removes
-    total = ds.count_rows()
-    fetch = k if allowed is None else min(total, k * max(2, 2 * total // len(allowed)))
-    result = ds.to_table(
-        columns=RESULT_COLUMNS,
-        filter=where,
-        prefilter=True,
-        nearest={
-            "column": "vector",
-            "q": query,
-            "k": fetch,
-            "nprobes": config["nprobes"],
-            "refine_factor": config["refine_factor"],
-        },
-    )
-    result = _scored(result)
-    if allowed is not None:
-        mask = pa.array([key in allowed for key in result.column("key").to_pylist()])
-        result = result.filter(mask)
-    if result.num_rows < k:  # an index can miss rows under a selective filter: never too few
-        return _exact(ds, query, k, where, allowed)
-    return result.slice(0, k)
-
-
-def _and(a: str | None, b: str) -> str:
-    return f"({a}) AND ({b})" if a else b
-
-
-def _scored(result: pa.Table) -> pa.Table:
-    """Lance's dot ``_distance`` is 1 - cosine for unit vectors; report the cosine."""
-    score = pa.array(1.0 - result.column("_distance").to_numpy(), type=pa.float32())
-    return result.drop_columns(["_distance"]).append_column("score", score)
-
-
-def _empty(ds: lance.LanceDataset) -> pa.Table:
-    schema = ds.schema
-    return (
-        pa.schema([schema.field(c) for c in RESULT_COLUMNS])
-        .empty_table()
-        .append_column("score", pa.array([], type=pa.float32()))
-    )
-
-
-def _exact(
-    ds: lance.LanceDataset,
-    query: np.ndarray,
-    k: int,
-    where: str | None,
-    allowed: set[str] | None = None,
-) -> pa.Table:
-    """Exact top-k by a batched scan of the matching rows (never misses one)."""
-    keep: list[pa.Table] = []
-    for batch in ds.to_batches(
-        columns=[*RESULT_COLUMNS, "vector"], filter=where, batch_size=_SCAN_BATCH
-    ):
-        table = pa.Table.from_batches([batch])
-        if allowed is not None:
-            mask = pa.array([key in allowed for key in table.column("key").to_pylist()])
-            table = table.filter(mask)
-        if not table.num_rows:
-            continue
-        scores = _matrix(table.column("vector")) @ query
-        top = np.argsort(-scores)[:k]
-        keep.append(
-            table.drop_columns(["vector"])
-            .take(top)
-            .append_column("score", pa.array(scores[top], type=pa.float32()))
-        )
-    if not keep:
-        return _empty(ds)
-    merged = pa.concat_tables(keep)
-    order = np.argsort(-merged.column("score").to_numpy())[:k]
-    return merged.take(order)
