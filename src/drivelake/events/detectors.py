@@ -48,22 +48,46 @@ class Candidate:
         return "high" if ratio >= 1.6 else "medium" if ratio >= 1.25 else "low"
 
 
-def lobes(x: np.ndarray, high: float, low: float, min_len: int) -> list[tuple[int, int]]:
-    """Index spans where ``x > low`` that reach ``high`` for at least ``min_len`` samples.
+def lobes(
+    x: np.ndarray, high: float, low: float, min_len: int, sign: int = 1
+) -> list[tuple[int, int]]:
+    """Index spans where ``sign * x > low`` that reach ``high`` for at least ``min_len`` samples.
 
-    NaN is below every level. A few vectorised passes: edges of the ``> low`` mask, and the
-    count of ``>= high`` samples per span from one cumulative sum.
+    NaN is below every level; ``sign = -1`` finds negative lobes without negating ``x``. A few
+    vectorised passes: edges of the ``> low`` mask, and the count of ``>= high`` samples per
+    span from one segmented sum.
     """
     above = np.zeros(len(x) + 2, np.int8)
-    np.greater(x, low, out=above[1:-1].view(bool))
+    if sign > 0:
+        np.greater(x, low, out=above[1:-1].view(bool))
+    else:
+        np.less(x, -low, out=above[1:-1].view(bool))
     edges = np.flatnonzero(np.diff(above))
     if len(edges) == 0:
         return []
+    hits = np.zeros(len(x) + 1, np.int8)
+    if sign > 0:
+        np.greater_equal(x, high, out=hits[:-1].view(bool))
+    else:
+        np.less_equal(x, -high, out=hits[:-1].view(bool))
+    counts = np.add.reduceat(hits, edges, dtype=np.int64)[::2]  # >= high per [start, end)
     s, e = edges[::2], edges[1::2]
-    hits = np.zeros(len(x) + 1, np.int64)
-    np.cumsum(x >= high, out=hits[1:])
-    keep = hits[e] - hits[s] >= min_len
+    keep = counts >= min_len
     return list(zip(s[keep].tolist(), e[keep].tolist(), strict=True))
+
+
+def signed_lobes(x: np.ndarray, level: float) -> list[tuple[int, int, int]]:
+    """``(start, end, sign)`` of the spans where ``|x| > level``, split where the sign changes."""
+    state = np.zeros(len(x) + 2, np.int8)
+    np.greater(x, level, out=state[1:-1].view(bool))
+    state[1:-1] -= x < -level
+    edges = np.flatnonzero(np.diff(state))
+    out = []
+    for k, i in enumerate(edges[:-1].tolist()):
+        sign = int(state[i + 1])
+        if sign:
+            out.append((i, int(edges[k + 1]), sign))
+    return out
 
 
 def _real(m: Motion, s: int, e: int, core: np.ndarray | None = None) -> bool:
@@ -88,10 +112,10 @@ def longitudinal(m: Motion, cfg: dict) -> list[Candidate]:
         ("harsh_brake", -1, cfg["brake_g"]),
         ("harsh_acceleration", 1, cfg["accel_g"]),
     ):
-        x = sign * m.accel[:, 0]
-        for s, e in lobes(x, thr * G, thr * G / 2, min_len):
-            if _real(m, s, e, x[s:e] >= thr * G):
-                out.append(Candidate(kind, s, e, float(np.nanmax(x[s:e])), "m/s^2", thr * G))
+        for s, e in lobes(m.accel[:, 0], thr * G, thr * G / 2, min_len, sign):
+            x = sign * m.accel[s:e, 0]
+            if _real(m, s, e, x >= thr * G):
+                out.append(Candidate(kind, s, e, float(np.nanmax(x)), "m/s^2", thr * G))
     return out
 
 
@@ -108,11 +132,7 @@ def lateral(m: Motion, cfg: dict) -> list[Candidate]:
     gap = int(cfg["merge_gap_s"] * m.rate_hz)
     lc, turn = cfg["lane_change_g"] * G, cfg["turn_g"] * G
     low = min(lc, turn) / 2
-    spans = sorted(
-        [(s, e, 1) for s, e in lobes(y, low, low, 1)]
-        + [(s, e, -1) for s, e in lobes(-y, low, low, 1)]
-    )
-    heading = np.cumsum(np.nan_to_num(m.yaw_rate)) / m.rate_hz
+    spans = signed_lobes(y, low)
     used = set()
     for k, (s, e, sign) in enumerate(spans):
         if k in used:
@@ -121,7 +141,7 @@ def lateral(m: Motion, cfg: dict) -> list[Candidate]:
         nxt = spans[k + 1] if k + 1 < len(spans) else None
         if nxt and nxt[2] == -sign and nxt[0] - e <= gap:
             s2, e2 = s, nxt[1]
-            turned = np.degrees(abs(heading[e2 - 1] - heading[s2]))
+            turned = abs(_turned(m, s2, e2))
             peak2 = max(peak, float(np.nanmax(-sign * y[nxt[0] : nxt[1]])))
             strong = np.count_nonzero(np.abs(y[s2:e2]) >= lc)
             if (
@@ -132,11 +152,16 @@ def lateral(m: Motion, cfg: dict) -> list[Candidate]:
                 out.append(Candidate("harsh_lane_change", s2, e2, peak2, "m/s^2", lc, _side(sign)))
                 used.add(k + 1)
                 continue
-        turned = np.degrees(heading[e - 1] - heading[s])
+        turned = _turned(m, s, e)
         strong = np.count_nonzero(sign * y[s:e] >= turn)
         if abs(turned) >= cfg["turn_min_heading_deg"] and strong >= min_len and _real(m, s, e):
             out.append(Candidate("harsh_turn", s, e, peak, "m/s^2", turn, _side(np.sign(turned))))
     return _merge_double_lane_changes(out, y, int(cfg["double_lane_change_gap_s"] * m.rate_hz))
+
+
+def _turned(m: Motion, s: int, e: int) -> float:
+    """Heading change (deg) from sample ``s`` to ``e - 1``: the yaw rate integrated between."""
+    return float(np.degrees(np.nansum(m.yaw_rate[s + 1 : e]) / m.rate_hz))
 
 
 def _merge_double_lane_changes(cands: list[Candidate], y: np.ndarray, gap: int) -> list[Candidate]:

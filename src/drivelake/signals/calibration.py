@@ -21,6 +21,7 @@ overlapping windows, then interpolated between them.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -112,7 +113,14 @@ def horizontal_basis(up: np.ndarray) -> np.ndarray:
     seed = np.array([1.0, 0.0, 0.0]) if abs(up[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
     e1 = seed - up * (seed @ up)
     e1 /= np.linalg.norm(e1)
-    return np.stack([e1, np.cross(up, e1)])
+    return np.stack([e1, _cross(up, e1)])
+
+
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Cross product of two 3-vectors (``np.cross`` costs more in overhead than in work)."""
+    return np.array(
+        [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]]
+    )
 
 
 def axis_evidence(w: np.ndarray, yaw_rate: np.ndarray) -> tuple[complex, complex]:
@@ -132,8 +140,8 @@ def axis_evidence(w: np.ndarray, yaw_rate: np.ndarray) -> tuple[complex, complex
 
 def _evidence_xy(x: np.ndarray, y: np.ndarray, yaw_rate: np.ndarray) -> tuple[complex, complex]:
     """:func:`axis_evidence` on finite real and imaginary parts: dot products, no complex."""
-    p2 = x * x
-    p2 += y * y
+    p2 = np.square(x)
+    p2 += np.square(y)
     denom = np.sqrt(p2.sum() * np.dot(yaw_rate, yaw_rate))
     left = complex(np.dot(x, yaw_rate), np.dot(y, yaw_rate)) / denom if denom > 0 else 0j
     straight = np.abs(yaw_rate) < STRAIGHT_YAW_RATE
@@ -208,7 +216,7 @@ def calibrate(
         gyro[bad] = 0.0
     return calibrate_cumulative(
         cumulative(accel),
-        gyro,
+        lambda i0, i1, u: gyro[i0:i1] @ u,
         rate_hz,
         heading_tracked=heading_tracked,
         smooth_s=smooth_s,
@@ -219,25 +227,28 @@ def calibrate(
 
 def calibrate_cumulative(
     c: np.ndarray,
-    gyro: np.ndarray,
+    yaw_of: Callable[[int, int, np.ndarray], np.ndarray],
     rate_hz: float,
     *,
     heading_tracked: bool = False,
     smooth_s: float = 1.0,
     window_s: float = 60.0,
     hop_s: float = 20.0,
-) -> tuple[Calibration, np.ndarray]:
+) -> tuple[Calibration, np.ndarray, np.ndarray]:
     """:func:`calibrate` from the cumulative sum ``c`` of finite accelerometer samples.
 
     Every accelerometer quantity (windowed gravity for mount changes, up per span, the smoothed
     horizontal acceleration) is a difference of rows of ``c``, projected before it is expanded,
     so calibration costs a few passes over (n, 2) arrays instead of many over (n, 3) ones.
-    Returns the calibration and the raw yaw rate (gyro about up, per sample), which the caller
-    reuses.
+    ``yaw_of(i0, i1, up)`` returns the finite gyro rate about ``up`` for samples ``i0:i1`` (so a
+    caller holding raw samples can project them straight onto up without a 3-axis mean).
+    Returns the calibration, that yaw rate over the whole drive and its cumulative sum, which
+    the caller reuses.
     """
     n = len(c) - 1
     phi = np.zeros(n)
     yaw_raw = np.empty(n)
+    cum_yaw = np.zeros(n + 1)
     spans: list[CalibrationSpan] = []
     segments = []
     smooth = max(int(smooth_s * rate_hz), 1)
@@ -252,12 +263,13 @@ def calibrate_cumulative(
         u = u / np.linalg.norm(u)
         b = horizontal_basis(u)
         segments.append((i0, i1, u, b))
-        # smoothed horizontal acceleration in the basis (b1, b2), minus its mean
+        # smoothed horizontal acceleration in the basis (b1, b2); its mean over the span is zero
+        # by construction (up is the span's mean specific force), up to the smoothing's edges
         span_c = c[i0 : i1 + 1] if i0 == 0 else c[i0 : i1 + 1] - c[i0]
         h = window_mean(span_c @ b.T, smooth)
-        h -= np.ones(len(h)) @ h / max(len(h), 1)  # column means as one product
-        yaw_raw[i0:i1] = gyro[i0:i1] @ u
+        yaw_raw[i0:i1] = yaw_of(i0, i1, u)
         cy = cumulative(yaw_raw[i0:i1])
+        np.add(cy[1:], cum_yaw[i0], out=cum_yaw[i0 + 1 : i1 + 1])
         yaw = window_mean(cy, smooth)
         if heading_tracked:
             z = h[:, 0] + 1j * h[:, 1]
@@ -275,9 +287,7 @@ def calibrate_cumulative(
                 for s, e, d, q in found
             )
         else:
-            evidence = _evidence_xy(
-                np.ascontiguousarray(h[:, 0]), np.ascontiguousarray(h[:, 1]), yaw
-            )
+            evidence = _evidence_xy(h[:, 0], h[:, 1], yaw)
             delta, q = combine_evidence(*(np.array([e]) for e in evidence))
             phi[i0:i1] = delta[0]
             spans.append(
@@ -290,7 +300,7 @@ def calibrate_cumulative(
                     "gravity_turns_straights",
                 )
             )
-    return Calibration(segments, phi, spans, heading_tracked), yaw_raw
+    return Calibration(segments, phi, spans, heading_tracked), yaw_raw, cum_yaw
 
 
 def _tracked_offsets(
@@ -323,4 +333,4 @@ def _tracked_offsets(
 def _rotation(up: np.ndarray, basis: np.ndarray, phi: float) -> np.ndarray:
     """The 3x3 sensor -> vehicle rotation for forward angle ``phi``."""
     fwd = np.cos(phi) * basis[0] + np.sin(phi) * basis[1]
-    return np.stack([fwd, np.cross(up, fwd), up])
+    return np.stack([fwd, _cross(up, fwd), up])

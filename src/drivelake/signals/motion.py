@@ -62,35 +62,45 @@ def vehicle_motion(
     nb = len(accel) // factor
     blocks = accel[: nb * factor].reshape(nb, factor, 3)
     a = _block_mean3(blocks)
-    g = _block_mean3(gyro[: nb * factor].reshape(nb, factor, 3))
-    total = a[:, 0] + a[:, 1]  # non-finite anywhere in the row stays non-finite in the sum
-    total += a[:, 2]
-    total += g[:, 0]
-    total += g[:, 1]
-    total += g[:, 2]
-    valid = np.isfinite(total)
-    all_valid = bool(valid.all())
-    if not all_valid:
-        a[~valid] = np.mean(a[valid], axis=0) if valid.any() else 0.0
-        g[~valid] = 0.0
     c = cumulative(a)
-    cal, yaw_raw = calibrate_cumulative(c, g, fs, heading_tracked=heading_tracked)
+    valid = np.ones(nb, bool)
+    if not np.isfinite(c[-1]).all():  # a NaN or inf anywhere reaches the last running sum
+        valid = np.isfinite(a).all(axis=1)
+        a[~valid] = np.mean(a[valid], axis=0) if valid.any() else 0.0
+        c = cumulative(a)
+    gyro_blocks = gyro[: nb * factor].reshape(nb, factor * 3)
+
+    def yaw_of(i0: int, i1: int, up: np.ndarray) -> np.ndarray:
+        """Block-mean gyro rate about ``up``: one product over the raw samples (no 3-axis mean)."""
+        w = np.tile(up / factor, factor).astype(gyro_blocks.dtype)
+        y = (gyro_blocks[i0:i1] @ w).astype(np.float64)
+        if not np.isfinite(y.sum()):
+            bad = ~np.isfinite(y)
+            y[bad] = 0.0
+            valid[i0:i1] &= ~bad
+        return y
+
+    cal, yaw_raw, cum_yaw = calibrate_cumulative(c, yaw_of, fs, heading_tracked=heading_tracked)
+    all_valid = bool(valid.all())
     gravity = window_mean(c, int(gravity_s * fs))
     shock, vertical = _block_peaks(blocks, a, gravity, cal.segments, peak_floor)
     smooth = max(int(smooth_s * fs), 1)
-    lin = cal.to_vehicle(a - gravity)
-    if smooth > 1:
-        lin = window_mean(cumulative(lin), smooth)
-        m = window_mean(c, smooth)
-        yaw = window_mean(cumulative(yaw_raw), smooth)
+    m = window_mean(c, smooth) if smooth > 1 else a
+    yaw = window_mean(cum_yaw, smooth) if smooth > 1 else yaw_raw
+    if cal.heading_tracked:
+        # the heading turns within the smoothing window: rotate each sample, then smooth
+        lin = cal.to_vehicle(a - gravity)
+        lin = window_mean(cumulative(lin), smooth) if smooth > 1 else lin
     else:
-        m, yaw = a, yaw_raw
+        # a fixed rotation per mount commutes with the moving average: smooth, then rotate;
+        # gravity (a 30 s mean) is left as it is by a further 0.5 s average
+        lin = cal.to_vehicle(m - gravity)
     norm = np.sqrt(np.einsum("ij,ij->i", m, m))
     if all_valid:
-        excess = norm - np.median(norm)
+        excess = norm - _median(norm)
     else:
         lin[~valid], yaw[~valid] = np.nan, np.nan
-        med = np.median(norm[valid]) if valid.any() else 0.0
+        med = _median(norm[valid]) if valid.any() else 0.0
         excess = np.where(valid, norm - med, np.nan)
     return Motion(
         rate_hz=fs,
@@ -102,6 +112,13 @@ def vehicle_motion(
         speed=None if speed is None else speed[: len(a)],
         calibration=cal,
     )
+
+
+def _median(x: np.ndarray) -> float:
+    """``np.median`` of finite ``x`` from one partition (NumPy's also scans for NaN)."""
+    k = len(x) // 2
+    p = np.partition(x, k)
+    return float(p[k] if len(x) % 2 else (p[k] + p[:k].max()) / 2)
 
 
 def _block_mean3(blocks: np.ndarray) -> np.ndarray:
@@ -152,8 +169,19 @@ def _block_peaks(
 
 
 def _exact_peaks(part: np.ndarray, gravity: np.ndarray, up: np.ndarray):
-    """Per-block maxima over (k, factor, 3) raw samples, one sample position at a time."""
+    """Per-block maxima over (k, factor, 3) raw samples.
+
+    For the few blocks the bound leaves, whole-array operations on the gathered samples; for a
+    whole segment (no bound), one sample position at a time so no reduction runs along a short
+    axis of a large array.
+    """
     dt = part.dtype
+    if len(part) <= 4096:
+        d = part - gravity.astype(dt)[:, None, :]
+        v = d @ up.astype(dt)
+        d *= d
+        q = d.sum(axis=2)
+        return np.sqrt(q.max(axis=1)), np.abs(v).max(axis=1)
     g = [np.ascontiguousarray(gravity[:, j], dtype=dt) for j in range(3)]
     u = [dt.type(x) for x in up]
     smax = vmax = vmin = None
