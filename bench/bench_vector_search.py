@@ -14,6 +14,7 @@ query to 1 % of the rows (one drive in a hundred) and checks that recall holds t
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 
@@ -144,6 +145,7 @@ def main() -> None:
     faiss_build_s = time.perf_counter() - start
 
     rows = {}
+    load_before = os.getloadavg()[0]
     with threadpool_limits(args.threads):
         faiss.omp_set_num_threads(args.threads)
         for batch in (False, True):
@@ -168,6 +170,10 @@ def main() -> None:
             )
 
     print(f"n={args.n} dim={DIM} queries={args.queries} search threads={args.threads}")
+    print(
+        f"machine load average (1 min) before/after searches: {load_before:.1f}/"
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
     print(f"drivelake index: {config} built+tuned in {build_s:.0f} s")
     print(f"faiss HNSW32 efC=40 efSearch={ef}: built in {faiss_build_s:.0f} s")
     print("| search | recall@10 | queries/s | 1 % filter recall@10 | 1 % filter queries/s |")

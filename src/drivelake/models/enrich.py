@@ -68,17 +68,21 @@ def enrich(
     jobs: int = 1,
     on_start: Callable[[int], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
+    model: Model | None = None,
 ) -> EnrichReport:
     """Run the model ``spec`` over every pending item (see the module docstring).
 
     ``where`` is a SQL predicate over the frame context (:mod:`drivelake.search.context`) for
     image models, or over the texts (source, key, drive_id, t_s, text) for text models.
-    ``jobs`` is the number of CPU threads the model may use.
+    ``jobs`` is the number of CPU threads the model may use. ``model``, if given, is an
+    already loaded ``spec`` to use (and leave open), e.g. one kept warm by a long-lived process.
     """
+    from contextlib import nullcontext
+
     from drivelake.models import load_model
 
     started = time.perf_counter()
-    with load_model(spec, threads=jobs) as model:
+    with nullcontext(model) if model is not None else load_model(spec, threads=jobs) as model:
         table = output_table(model)
         orphans = _sweep_orphans(lake, model, table)
         con = lake.connect()

@@ -211,15 +211,16 @@ class Searcher:
         queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)
         threads = threads or min(os.cpu_count() or 1, 8)
         chunks = [queries[i : i + _CHUNK] for i in range(0, len(queries), _CHUNK)]
-        if threads > 1 and len(queries) >= 2 * 32:
-            size = -(-len(queries) // threads)
-            chunks = [queries[i : i + size] for i in range(0, len(queries), size)]
-            with _blas_single(), ThreadPoolExecutor(threads) as pool:
-                parts = list(
-                    pool.map(lambda q: self._search(q, k, rows, rows_vectors, nprobes), chunks)
-                )
-        else:
-            parts = [self._search(q, k, rows, rows_vectors, nprobes) for q in chunks]
+        with _blas_single():  # small products: BLAS threads cost more than they give
+            if threads > 1 and len(queries) >= 2 * 32:
+                size = -(-len(queries) // threads)
+                chunks = [queries[i : i + size] for i in range(0, len(queries), size)]
+                with ThreadPoolExecutor(threads) as pool:
+                    parts = list(
+                        pool.map(lambda q: self._search(q, k, rows, rows_vectors, nprobes), chunks)
+                    )
+            else:
+                parts = [self._search(q, k, rows, rows_vectors, nprobes) for q in chunks]
         if not parts:
             return np.empty((0, k), np.int64), np.empty((0, k), np.float32)
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
@@ -263,7 +264,10 @@ class Searcher:
     def _ivf(self, queries, k, nprobes, mask):
         nq = len(queries)
         nprobes = min(nprobes, len(self.centroids))
-        probes = _top_k(queries @ self.centroids.T, nprobes)[0]
+        centroid_scores = queries @ self.centroids.T
+        probes = np.argpartition(-centroid_scores, nprobes - 1, axis=1)[:, :nprobes]
+        if nq == 1:
+            return self._ivf_one(queries[0], k, probes[0], mask)
         cand_p = np.full((nq, nprobes * k), -1, np.int64)
         cand_s = np.full((nq, nprobes * k), -np.inf, np.float32)
         query_of = np.repeat(np.arange(nq), nprobes)
@@ -283,15 +287,36 @@ class Searcher:
             scores = queries[qs] @ vectors[lo:hi].T
             if mask is not None:
                 scores[:, ~mask[lo:hi]] = -np.inf
-            cols, values = _top_k(scores, k)
-            width = cols.shape[1]
-            slots = slot_of[a:b, None] + span[:width]
+            if hi - lo > k:  # unsorted top k: the merge below sorts
+                cols = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+                values = np.take_along_axis(scores, cols, axis=1)
+                slots = slot_of[a:b, None] + span
+            else:
+                cols, values = np.broadcast_to(np.arange(hi - lo), scores.shape), scores
+                slots = slot_of[a:b, None] + span[: hi - lo]
             cand_p[qs[:, None], slots] = cols + lo
             cand_s[qs[:, None], slots] = values
         top, scores = _top_k(cand_s, k)
         positions = np.take_along_axis(cand_p, top, axis=1)
         positions[~np.isfinite(scores)] = -1
         return positions, scores
+
+    def _ivf_one(self, query, k, probes, mask):
+        """One query: a matrix-vector product per probed partition, one selection."""
+        offsets, vectors = self.offsets, self.vectors
+        ranges = [(offsets[p], offsets[p + 1]) for p in probes.tolist()]
+        scores = np.concatenate([vectors[lo:hi] @ query for lo, hi in ranges])
+        positions = np.concatenate([np.arange(lo, hi) for lo, hi in ranges])
+        if mask is not None:
+            scores[~mask[positions]] = -np.inf
+        cols, values = _top_k(scores[None], k)
+        found = positions[cols]
+        found[~np.isfinite(values)] = -1
+        if found.shape[1] < k:  # pad, so that the caller sees a short row
+            pad = k - found.shape[1]
+            found = np.pad(found, ((0, 0), (0, pad)), constant_values=-1)
+            values = np.pad(values, ((0, 0), (0, pad)), constant_values=-np.inf)
+        return found, values
 
     def table(self, positions: np.ndarray, scores: np.ndarray) -> pa.Table:
         """Result rows (query, result columns, score) for valid positions, best first per query."""
