@@ -5,15 +5,19 @@ a drive page (15 min at 100 Hz, with events).
 
 Catalogue and event rows are generated straight into a fresh lake with the project's schemas
 (``drives``, ``events`` and ``event_runs``, as a detector run writes them), plus one synthetic
-drive ingested and detected for the drive page. A real ``drivelake serve`` serves it; time is
-measured in the browser from navigation to the page marking itself usable (the fleet map drawn
-with its clusters, counts and histogram; the drive's plots, video-less player and map drawn).
-The first fleet load includes the server's cold start of its in-memory fleet index.
+drive ingested and detected for the drive page. A real ``drivelake serve`` serves it (it loads
+its in-memory fleet index in the background as it starts); the browser opens each page right
+after the server answers. Two clocks: the wall time from ``page.goto`` until Playwright sees the
+page mark itself usable (the fleet map drawn with its clusters, counts and histogram; the
+drive's plots, video-less player and map drawn), which the targets are judged on, and the
+page's own clock from navigation to the first frame painted after that mark (without
+Playwright's polling, which on a loaded 2-CPU machine adds 0.1-0.5 s).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import tempfile
@@ -31,6 +35,24 @@ from test_webapp import CHROMIUM, CHROMIUM_ARGS, serve
 
 FLEET_TARGET_S = 2.0
 DRIVE_TARGET_S = 1.0
+FLEET_READY = "#fleet-map[data-state=ready] .cluster"
+DRIVE_READY = ".page-drive[data-state=ready]"
+#: Run in every page from its start: two frames after a page is ready, note the page's clock.
+WATCH = (
+    f"const ready = {json.dumps([FLEET_READY, DRIVE_READY])};"
+    + """
+new MutationObserver((_, watch) => {
+  if (ready.some((selector) => document.querySelector(selector))) {
+    watch.disconnect();
+    const note = () => (window.__painted = performance.now());
+    requestAnimationFrame(() => requestAnimationFrame(note));
+  }
+}).observe(document, { subtree: true, childList: true, attributes: true });"""
+)
+PAINTED = """async () => {
+  while (window.__painted === undefined) await new Promise((r) => setTimeout(r, 10));
+  return window.__painted;
+}"""
 
 
 def fleet_lake(root: Path, drives: int, events: int, seed: int = 0):
@@ -133,35 +155,36 @@ def main() -> None:
                     viewport={"width": 1400, "height": 900},
                 )
                 page = context.new_page()
+                page.add_init_script(WATCH)
                 page.goto(base + "/")
                 page.evaluate("k => sessionStorage.setItem('drivelake.key', k)", key)
 
-                def load(hash_: str, ready: str) -> float:
+                def load(hash_: str, ready: str) -> tuple[float, float]:
+                    """(wall seconds, in-page seconds from navigation to painted when ready)."""
                     page.goto("about:blank")
                     start = time.perf_counter()
                     page.goto(f"{base}/#/{hash_}")
                     page.wait_for_selector(ready, timeout=60_000)
-                    return time.perf_counter() - start
+                    wall = time.perf_counter() - start
+                    painted = page.evaluate(PAINTED)
+                    return wall, painted / 1000
 
-                fleet = [
-                    load("fleet", "#fleet-map[data-state=ready] .cluster") for _ in range(args.runs)
-                ]
-                drive = [
-                    load(f"drive/{real_id}", ".page-drive[data-state=ready]")
-                    for _ in range(args.runs)
-                ]
+                fleet = [load("fleet", FLEET_READY) for _ in range(args.runs)]
+                drive = [load(f"drive/{real_id}", DRIVE_READY) for _ in range(args.runs)]
                 context.close()
         finally:
             proc.terminate()
             proc.wait(10)
-    for name, times, target in (
+    for name, loads, target in (
         (f"fleet page, {args.drives:,} drives / {args.events:,} events", fleet, FLEET_TARGET_S),
         ("drive page, 15 min at 100 Hz with events", drive, DRIVE_TARGET_S),
     ):
-        median = statistics.median(times)
+        times = [wall for wall, _ in loads]
+        painted = statistics.median(p for _, p in loads)
         report(
             name,
-            f"first {times[0]:.2f} s (cold), median {median:.2f} s over {len(times)} loads",
+            f"first {times[0]:.2f} s, median {statistics.median(times):.2f} s over {len(times)} "
+            f"loads (in page, navigation to painted: median {painted:.2f} s)",
             f"target {target:.1f} s",
             max(times) / target,
             f"worst load / target <= 1 (<= {target:.0f} s)",

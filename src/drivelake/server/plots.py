@@ -29,16 +29,17 @@ from drivelake.schema import FRAME_ISO_VEHICLE
 if TYPE_CHECKING:
     from drivelake.share.views import LakeView
 
-#: Streams and channels the drive page plots (speed, position, acceleration, rotation rate).
+#: Streams and channels the drive page plots (speed, position, acceleration, yaw rate).
 CHANNELS = {
     "gnss": ("speed_mps", "lat", "lon"),
     "pose": ("speed_mps", "lat", "lon"),
     "can": ("speed_mps",),
     "accel": ("ax", "ay", "az"),
-    "gyro": ("gx", "gy", "gz"),
+    "gyro": ("gz",),
 }
 #: Decimals kept per channel (the JSON stays small; the plots cannot show more).
 DECIMALS = {"t_s": 3, "lat": 6, "lon": 6, "speed_mps": 2}
+#: Vectors read whole, to be rotated into the vehicle frame (then only CHANNELS are sent).
 VECTORS = {"accel": ("ax", "ay", "az"), "gyro": ("gx", "gy", "gz")}
 #: The calibration method of a sensor fixed to the vehicle (constant rotation per span).
 FIXED_MOUNT = "gravity_turns_straights"
@@ -53,17 +54,20 @@ def plot_data(view: LakeView, drive_id: str, width: int) -> dict[str, Any]:
     streams = {}
     for stream in wanted:
         part = table.filter(pc.equal(table["stream"], stream))
-        part = part.take(pc.sort_indices(part["t_s"])) if part.num_rows else part
         t_s = part["t_s"].to_numpy()
+        if np.any(np.diff(t_s) < 0):
+            part = part.take(np.argsort(t_s, kind="stable"))
+            t_s = part["t_s"].to_numpy()
         columns = {
             c: part[c].to_numpy(zero_copy_only=False).astype(float)
-            for c in CHANNELS[stream]
+            for c in VECTORS.get(stream, CHANNELS[stream])
             if c in part.column_names
         }
-        if not len(t_s) or not columns:
-            continue
         if stream in VECTORS and rotation["rotate"] and set(VECTORS[stream]) <= set(columns):
             to_vehicle(t_s, columns, VECTORS[stream], rotation["spans"])
+        columns = {c: v for c, v in columns.items() if c in CHANNELS[stream]}
+        if not len(t_s) or not columns:
+            continue
         keep = extremes(t_s, columns, max(1, width // 2))
         streams[stream] = {"t_s": _json(t_s[keep], "t_s")} | {
             c: _json(v[keep], c) for c, v in columns.items()
@@ -101,34 +105,38 @@ def to_vehicle(
     Span times count from the start of the detector's analysis grid, within a sample period of
     the drive's start; samples before the first span use it, after the last span the last.
     """
-    vectors = np.stack([columns[n] for n in names], axis=1)
-    starts = np.array([s["start_s"] for s in spans])
-    which = np.clip(np.searchsorted(starts, t_s, side="right") - 1, 0, len(spans) - 1)
-    out = np.empty_like(vectors)
-    for i, span in enumerate(spans):
-        rows = which == i
-        out[rows] = vectors[rows] @ np.asarray(span["rotation"]).reshape(3, 3).T
-    for k, name in enumerate(names):
-        columns[name] = out[:, k]
+    rotations = np.stack([np.asarray(s["rotation"]).reshape(3, 3) for s in spans])
+    if len(spans) > 1:
+        starts = np.array([s["start_s"] for s in spans])
+        rotations = rotations[np.clip(np.searchsorted(starts, t_s, "right") - 1, 0, len(spans) - 1)]
+    x, y, z = (columns[n] for n in names)
+    for k, name in enumerate(names):  # row k of each sample's rotation times (x, y, z)
+        columns[name] = rotations[:, k, 0] * x + rotations[:, k, 1] * y + rotations[:, k, 2] * z
 
 
 def extremes(t_s: np.ndarray, columns: dict[str, np.ndarray], buckets: int) -> np.ndarray:
-    """Sorted indices of the samples holding each channel's min and max per time bucket."""
+    """Sorted indices of the samples holding each channel's min and max per time bucket.
+
+    ``t_s`` is sorted, so buckets are runs of samples; every pass below is linear.
+    """
     n = len(t_s)
     if n <= 2 * buckets:
         return np.arange(n)
     span = max(float(t_s[-1] - t_s[0]), 1e-9)
     bucket = np.minimum(((t_s - t_s[0]) / span * buckets).astype(np.int64), buckets - 1)
     starts = np.flatnonzero(np.r_[True, bucket[1:] != bucket[:-1]])
-    ends = np.r_[starts[1:], n] - 1
-    keep = [starts, ends]
+    run = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, n]))  # bucket run per sample
+    keep = [[0, n - 1]]
     for values in columns.values():
-        order = np.lexsort((np.nan_to_num(values), bucket))  # by bucket, then by value
-        keep += [order[starts], order[ends]]
+        for reduce in (np.fmin, np.fmax):  # NaN-ignoring
+            hit = np.flatnonzero(values == reduce.reduceat(values, starts)[run])
+            keep.append(hit[np.r_[True, run[hit][1:] != run[hit][:-1]]])  # first hit per run
     return np.unique(np.concatenate(keep))
 
 
 def _json(values: np.ndarray, name: str) -> list[float | None]:
     """Rounded values as JSON numbers, NaN as null."""
-    rounded = np.round(values, DECIMALS.get(name, 3)).tolist()
-    return [None if math.isnan(v) else v for v in rounded]
+    rounded = np.round(values, DECIMALS.get(name, 3))
+    if not np.isnan(rounded).any():
+        return rounded.tolist()
+    return [None if math.isnan(v) else v for v in rounded.tolist()]

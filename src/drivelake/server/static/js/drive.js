@@ -17,6 +17,12 @@ const PLOTS = [
 ];
 const AXIS_PX = 56;
 
+/** About the plots' width before they are laid out: the page less the side column and axis. */
+function plotWidth(view) {
+  const page = view.clientWidth || window.innerWidth;
+  return page > 900 ? page - 400 - AXIS_PX : page - AXIS_PX;
+}
+
 /** What the vector plots' captions say about their axes (the server's `frame`). */
 function axesNote(frame) {
   if (frame.name === "vehicle") return frame.calibrated ? ` · vehicle frame, calibrated from the data (quality ${frame.quality})` : "";
@@ -53,7 +59,7 @@ export async function render(view, { parts, params, session }) {
   view.dataset.state = "loading";
   const [drive, plotted, events, videos, tags] = await Promise.all([
     get(base),
-    get(`${base}/plot`, { width: Math.round(view.clientWidth || window.innerWidth) }),
+    get(`${base}/plot`, { width: Math.round(plotWidth(view)) }),
     get(`${base}/events`),
     share ? [] : get(`/api/app/drives/${driveId}/videos`),
     share ? [] : get(`/api/app/drives/${driveId}/tags`),
