@@ -256,10 +256,10 @@ def test_export_webdataset(released, tmp_path):
 def test_export_parquet_resumes_after_failure(released, tmp_path, monkeypatch):
     import pyarrow.parquet as pq
 
-    from drivelake.curate.exporters import images
+    from drivelake.curate.exporters import base
 
     written = []
-    real = images.write_file
+    real = base.put
 
     def flaky(path, data):
         if len(written) == 5:
@@ -267,12 +267,14 @@ def test_export_parquet_resumes_after_failure(released, tmp_path, monkeypatch):
         written.append(path)
         return real(path, data)
 
-    monkeypatch.setattr(images, "write_file", flaky)
+    monkeypatch.setattr(base, "put", flaky)
     out = tmp_path / "pq"
     with pytest.raises(OSError, match="disk full"):
         export(released, "release@v1", "parquet", out)
     assert not out.exists() and not (tmp_path / "pq.partial" / "_COMPLETE").exists()
-    monkeypatch.setattr(images, "write_file", real)
+    cut_short = Path(written[0])  # as if the failure had come in the middle of its write
+    cut_short.write_bytes(cut_short.read_bytes()[:100])
+    monkeypatch.setattr(base, "put", real)
     export(released, "release@v1", "parquet", out)
     table = pq.read_table(out / "members.parquet")
     for path in table.column("image_path").to_pylist():

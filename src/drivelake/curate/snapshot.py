@@ -13,6 +13,7 @@ import hashlib
 import json
 from collections import Counter
 from datetime import UTC, datetime
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from drivelake.errors import InputError, NotFoundError
@@ -79,7 +80,37 @@ def manifest(dataset: Dataset, tag: str) -> dict[str, Any]:
 
 
 def manifest_bytes(manifest: dict[str, Any]) -> bytes:
-    return json.dumps(manifest, sort_keys=True, indent=1).encode() + b"\n"
+    """``json.dumps(manifest, sort_keys=True, indent=1)`` and a newline, to the byte.
+
+    The standard library's indented JSON is pure Python (its C encoder is for compact output
+    only), slow for a manifest of 100,000 members; the member list, flat rows of strings, is
+    therefore encoded here by the C encoder and spliced in, giving the same bytes.
+    """
+    members = manifest.get("members")
+    flat = (
+        isinstance(members, list)
+        and bool(members)
+        and set(map(type, members)) == {dict}
+        and all(members)  # no empty row
+        and set(map(type, chain.from_iterable(map(dict.values, members)))) <= {str, type(None)}
+    )
+    if not flat:
+        return json.dumps(manifest, sort_keys=True, indent=1).encode() + b"\n"
+    hole = "\x00members\x00"  # a value no manifest holds, replaced by the encoded list
+    text = json.dumps({**manifest, "members": hole}, sort_keys=True, indent=1)
+    encoded = json.dumps(hole)
+    assert text.count(encoded) == 1
+    return (text.replace(encoded, _rows_json(members)) + "\n").encode()
+
+
+def _rows_json(rows: list[dict[str, str | None]]) -> str:
+    """Non-empty flat dicts of strings as ``json.dumps(..., sort_keys=True, indent=1)`` writes
+    them as a value of the top-level object: one C-encoder pass whose item separator is the
+    indented one of dict items, then the boundaries between rows re-indented (encoded strings
+    hold no raw newline, so ``},\n   {`` occurs only between rows)."""
+    compact = json.dumps(rows, sort_keys=True, separators=(",\n   ", ": "))
+    body = compact[2:-2].replace("},\n   {", "\n  },\n  {\n   ")
+    return "[\n  {\n   " + body + "\n  }\n ]"
 
 
 def diff(dataset: Dataset, a: str, b: str) -> dict[str, Any]:

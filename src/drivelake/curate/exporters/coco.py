@@ -13,14 +13,15 @@ from drivelake.curate.exporters.base import Progress, Snapshot, image_name, spli
 from drivelake.curate.exporters.images import write_images
 
 
-def _path(row: dict) -> str:
-    return f"images/{image_name(row)}"
+def _path(member_id: str, split: str) -> str:
+    return f"images/{member_id}.jpg"
 
 
 def write(snapshot: Snapshot, root: Path, progress: Progress) -> None:
     categories = snapshot.box_labels()
     by_split: dict[str, dict] = {}
-    for image_id, row in enumerate(write_images(snapshot, root, _path, progress), 1):
+    write_images(snapshot, root, _path, progress)
+    for image_id, row in enumerate(snapshot.frame_rows(), 1):
         doc = by_split.setdefault(
             split_of(row),
             {

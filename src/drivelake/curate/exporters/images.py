@@ -2,24 +2,40 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from itertools import pairwise
 from pathlib import Path
-from typing import Any
 
-from drivelake.curate.exporters.base import Progress, Snapshot, write_file
+import numpy as np
+import pyarrow as pa
 
-#: Where a frame's JPEG goes, relative to the export root.
-Layout = Callable[[dict[str, Any]], str]
+from drivelake.curate.exporters.base import Buffer, Progress, Snapshot, put_files
+
+#: Where a frame's JPEG goes, relative to the export root, from its member id and split.
+Layout = Callable[[str, str], str]
 
 
-def write_images(snapshot: Snapshot, root: Path, layout: Layout, progress: Progress) -> list[dict]:
-    """Write every frame's JPEG at ``layout(row)``; returns the rows (without image bytes)."""
+def binary_views(column: pa.ChunkedArray | pa.Array) -> Iterator[memoryview]:
+    """Each value of a binary column as a view of Arrow's buffer (no copy, no ``bytes``)."""
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    for chunk in chunks:
+        if chunk.null_count:
+            raise ValueError("binary_views: the column holds nulls")
+        kind = np.int64 if pa.types.is_large_binary(chunk.type) else np.int32
+        _, offsets_buffer, data_buffer = chunk.buffers()
+        offsets = np.frombuffer(offsets_buffer, kind)[chunk.offset : chunk.offset + len(chunk) + 1]
+        data = memoryview(data_buffer) if data_buffer is not None else memoryview(b"")
+        bounds = offsets.tolist()
+        for lo, hi in pairwise(bounds):
+            yield data[lo:hi]
+
+
+def write_images(snapshot: Snapshot, root: Path, layout: Layout, progress: Progress) -> list[str]:
+    """Write every frame's JPEG at ``layout(member_id, split)``; the paths, in frame order."""
     frames = snapshot.frames
-    rows = []
-    total = frames.num_rows
-    for batch in frames.to_batches(max_chunksize=256):
-        for row in batch.to_pylist():
-            write_file(root / layout(row), row.pop("image"))
-            rows.append(row)
-            progress(len(rows), total)
-    return rows
+    ids = frames.column("member_id").to_pylist()
+    splits = [s or "all" for s in frames.column("split").to_pylist()]
+    paths = [layout(m, s) for m, s in zip(ids, splits, strict=True)]
+    images: list[Buffer] = list(binary_views(frames.column("image")))
+    put_files(root, list(zip(paths, images, strict=True)), progress)
+    return paths

@@ -10,21 +10,24 @@ import io
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from drivelake.curate.datasets import META_COLUMNS
-from drivelake.curate.exporters.base import Progress, Snapshot, image_name, split_of, write_file
+from drivelake.curate.exporters.base import Progress, Snapshot, write_file
 from drivelake.curate.exporters.images import write_images
 
 
-def _path(row: dict) -> str:
-    return f"images/{split_of(row)}/{image_name(row)}"
+def _path(member_id: str, split: str) -> str:
+    return f"images/{split}/{member_id}.jpg"
 
 
 def write(snapshot: Snapshot, root: Path, progress: Progress) -> None:
-    written = {r["member_id"]: _path(r) for r in write_images(snapshot, root, _path, progress)}
+    paths = write_images(snapshot, root, _path, progress)
     members = snapshot.members.select(META_COLUMNS)
-    paths = pa.array([written.get(m) for m in members.column("member_id").to_pylist()])
+    frame_ids = snapshot.frames.column("member_id")
+    at = pc.index_in(members.column("member_id"), value_set=frame_ids.combine_chunks())
+    image_path = pc.take(pa.array(paths, pa.string()), at)  # null where not a frame
     buffer = io.BytesIO()
-    pq.write_table(members.append_column("image_path", paths), buffer, compression="zstd")
+    pq.write_table(members.append_column("image_path", image_path), buffer, compression="zstd")
     write_file(root / "members.parquet", buffer.getvalue())
