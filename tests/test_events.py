@@ -56,10 +56,12 @@ def test_trip21_detects_labelled_aggressive_events(lake):
     detect(lake)
     scores = evaluate(events(lake).to_pylist(), read_truth(folder / "groundTruth.csv"))
     assert scores["harsh_brake"]["recall"] == 1.0
-    assert scores["all"]["recall"] >= 0.85
-    assert scores["harsh_lane_change"]["recall"] == 1.0
+    assert scores["harsh_acceleration"]["recall"] == 1.0  # the phone's tilt filter undone
+    assert scores["all"]["recall"] == 1.0
     assert scores["harsh_lane_change"]["fp"] <= 1  # out-and-back is one lane change, not two
-    assert scores["all"]["f1"] >= 0.75  # measured 0.78; the issue's target 0.9 is not yet met
+    assert scores["all"]["f1"] >= 0.8  # measured 0.84; the issue's target 0.9 is not yet met
+    runs = lake.sql("SELECT count(*) AS n FROM events WHERE type = 'harsh_turn'").to_pylist()
+    assert runs[0]["n"] == 0  # trip21 has no aggressive turn: none may be invented
 
 
 def test_comma_longitudinal_accel_agrees_with_can_speed(lake):
@@ -81,6 +83,96 @@ def test_comma_longitudinal_accel_agrees_with_can_speed(lake):
     r = np.corrcoef(a, b)[0, 1]
     print(f"comma2k19 calibrated a_long vs dv/dt(CAN): r = {r:.3f}")
     assert r >= 0.8, r
+
+
+def _stressed_drive(seed: int, scenario: str, filter_tau_s: float = 2.0):
+    """A synthetic drive's true motion re-recorded under stress: (drive, accel, gyro, tracked).
+
+    Every scenario has an IMU three times noisier than the generator's. ``mount_change``: a
+    device frame whose mount is knocked into another orientation halfway through.
+    ``earth_drift``: an Earth frame (east/north/up) whose heading drifts 30°/min plus ±25° of
+    wander (a magnetometer in a car). ``earth_tilt_filter``: the same, from a phone whose
+    orientation filter takes a ``filter_tau_s`` low-pass of specific force for "up", i.e. takes
+    sustained acceleration for tilt (the reported vector is rotated, its norm kept).
+    """
+    from scipy.signal import lfilter
+
+    d = synth_drive(seed=seed, minutes=12)
+    rng = np.random.default_rng(seed)
+    # specific force as the vehicle felt it (forward, left, up), and its yaw rate
+    f = (d.acc - np.asarray(d.vehicle.accel_bias)) @ d.vehicle.mount_matrix.T
+    f += rng.normal(0, 0.5, f.shape)
+    r = d.yaw_rate + rng.normal(0, 0.02, len(f))
+    n, dt = len(f), 1 / d.rate_hz
+    if scenario == "mount_change":
+        half = n // 2
+        m1, m2 = _mount(0.7, 0.2), _mount(-2.0, -0.3)  # ~29° apart in tilt, 155° in yaw
+        acc = np.concatenate([f[:half] @ m1, f[half:] @ m2]) + rng.normal(0, 0.05, 3)
+        gyro = np.concatenate([np.outer(r[:half], m1[2]), np.outer(r[half:], m2[2])])
+        return d, acc, gyro + rng.normal(0, 0.002, 3), False
+    t = np.arange(n) * dt
+    psi = 1.0 + np.cumsum(d.yaw_rate) * dt + np.radians(0.5 * t + 25 * np.sin(2 * np.pi * t / 240))
+    c, s = np.cos(psi), np.sin(psi)
+    acc = np.stack([c * f[:, 0] - s * f[:, 1], s * f[:, 0] + c * f[:, 1], f[:, 2]], axis=1)
+    if scenario == "earth_tilt_filter":
+        k = np.exp(-dt / filter_tau_s)
+        up = lfilter([1 - k], [1, -k], acc, axis=0, zi=np.outer([k], acc[0]))[0]
+        up /= np.linalg.norm(up, axis=1, keepdims=True)
+        v = np.cross(up, [0.0, 0.0, 1.0])  # rotate the filter's "up" onto z (Rodrigues)
+        vf = np.cross(v, acc)
+        acc = acc + vf + np.cross(v, vf) / (1 + up[:, 2:3])
+    gyro = np.stack([rng.normal(0, 0.02, n), rng.normal(0, 0.02, n), r], axis=1)
+    return d, acc, gyro, True
+
+
+def _mount(yaw: float, pitch: float) -> np.ndarray:
+    cy, sy, cp, sp = np.cos(yaw), np.sin(yaw), np.cos(pitch), np.sin(pitch)
+    return np.array([[cy, -sy, 0], [sy, cy, 0], [0, 0, 1]]) @ np.array(
+        [[cp, 0, sp], [0, 1, 0], [-sp, 0, cp]]
+    )
+
+
+@pytest.mark.parametrize("scenario", ["mount_change", "earth_drift", "earth_tilt_filter"])
+def test_detectors_survive_noise_mount_changes_and_a_drifting_filtered_earth_frame(scenario):
+    cfg = load_config().thresholds("car")
+    preds, labels, taus = [], [], []
+    for seed in (1, 3):
+        d, acc, gyro, tracked = _stressed_drive(seed, scenario)
+        m = vehicle_motion(
+            acc, gyro, d.rate_hz, heading_tracked=tracked, peak_floor=peak_floor(cfg)
+        )
+        taus.append(m.calibration.filter_tau_s)
+        if scenario == "mount_change":  # cut where the mount changed, not at a window edge
+            cuts = [s.start_s for s in m.calibration.spans[1:]]
+            assert len(cuts) == 1 and abs(cuts[0] - len(acc) / 2 / d.rate_hz) < 2.0, cuts
+        t = np.arange(len(m.yaw_rate)) / m.rate_hz
+        m.speed = np.interp(t, d.gps_index / d.rate_hz, d.gps_speed_mps)
+        off = seed * 10_000
+        preds += [
+            {
+                "type": c.type,
+                "direction": c.direction,
+                "start_s": c.i0 / 10 + off,
+                "end_s": c.i1 / 10 + off,
+            }
+            for c in detect_motion(m, cfg)
+        ]
+        labels += [
+            Label(
+                None if e.type.startswith("normal_") else e.type,
+                e.direction,
+                e.start_s + off,
+                e.end_s + off,
+            )
+            for e in d.truth
+        ]
+    scores = evaluate(preds, labels)
+    assert scores["all"]["recall"] == 1.0, scores
+    assert scores["all"]["f1"] >= 0.95, scores
+    if scenario == "earth_tilt_filter":  # the filter's time constant is recovered (true 2 s)
+        assert all(t is not None and 1.5 < t < 3.0 for t in taus), taus
+    else:  # and no filter is invented where there is none
+        assert taus == [None, None], taus
 
 
 def _imu_table(rate_hz: float, seconds: float, saturate: bool = False) -> dict[str, pa.Table]:

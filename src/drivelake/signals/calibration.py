@@ -63,6 +63,8 @@ class Calibration:
     phi: np.ndarray  # (n,) forward angle in the segment's basis
     spans: list[CalibrationSpan] = field(default_factory=list)
     heading_tracked: bool = False
+    #: time constant (s) of the phone's own orientation filter that was undone, if any
+    filter_tau_s: float | None = None
 
     @property
     def quality(self) -> float:
@@ -157,13 +159,25 @@ def combine_evidence(left: np.ndarray, axis: np.ndarray) -> tuple[np.ndarray, np
     """Forward angles and qualities from per-window evidence that shares one sign.
 
     The doubled-angle axis of every window (straight-line evidence plus the turn evidence's own
-    axis) is unwrapped into one continuous track; the sign of the whole track is then decided by
-    all windows' turn evidence together, so one window with few turns cannot flip the forward
-    axis. Quality: how consistent the axis evidence is, times how decisive the sign vote was.
+    axis) is unwrapped into one continuous track (through neighbour-pooled evidence, so a weak
+    window cannot flip it); the sign of the whole track is then decided by all windows' turn
+    evidence together, so one window with few turns cannot flip the forward axis.
+    Quality: how consistent the axis evidence is, times how decisive the sign vote was.
     """
     fwd_turn = left * -1j  # forward = left rotated by -90°
     doubled = axis + fwd_turn**2 / np.maximum(np.abs(fwd_turn), 1e-12)
-    beta = np.unwrap(np.angle(doubled)) / 2
+    # Unwrap a track in which each window is summed with its neighbours (as complex numbers, so
+    # a window with weak evidence barely moves it), then give every window its own angle on the
+    # branch nearest that track: one noisy window cannot send the rest of the drive a half-turn
+    # (a flipped forward axis) away.
+    if len(doubled) > 2:
+        pooled = doubled.copy()
+        pooled[1:] += doubled[:-1]
+        pooled[:-1] += doubled[1:]
+        track = np.unwrap(np.angle(pooled))
+        beta = (track + np.angle(doubled * np.exp(-1j * track))) / 2
+    else:
+        beta = np.unwrap(np.angle(doubled)) / 2
     vote = np.real(fwd_turn * np.exp(-1j * beta))
     sign_total = np.sum(vote)
     delta = beta + (0.0 if sign_total >= 0 else np.pi)
@@ -176,7 +190,11 @@ def _mount_spans(c: np.ndarray, rate_hz: float, window_s: float) -> list[tuple[i
     """Index ranges of constant mount: split where the windowed gravity direction jumps.
 
     ``c`` is the :func:`~drivelake.signals.filters.cumulative` sum of the accelerometer, so every
-    window mean is one difference of two of its rows.
+    window mean is one difference of two of its rows. A mount change inside a window blurs that
+    window's direction, so windows are compared with both neighbours and with the ones two
+    apart; each run of windows that disagree is then cut at the single sample that best
+    separates the mean specific force before and after it (the CUSUM change-point estimate),
+    not at a window edge.
     """
     n = len(c) - 1
     step = max(int(window_s * rate_hz), 1)
@@ -184,10 +202,31 @@ def _mount_spans(c: np.ndarray, rate_hz: float, window_s: float) -> list[tuple[i
     ends = np.minimum(starts + step, n)
     g = c[ends] - c[starts]
     g /= np.linalg.norm(g, axis=1, keepdims=True)
-    cos = np.einsum("ij,ij->i", g[1:], g[:-1])
-    cuts = starts[1:][cos < np.cos(np.radians(MOUNT_CHANGE_DEG))]
-    bounds = [0, *cuts.tolist(), n]
-    return list(itertools.pairwise(bounds))
+    limit = np.cos(np.radians(MOUNT_CHANGE_DEG))
+    regions: list[list[int]] = []
+    for gap in (1, 2):
+        cos = np.einsum("ij,ij->i", g[gap:], g[:-gap])
+        for k in np.flatnonzero(cos < limit).tolist():
+            regions.append([int(starts[k]), int(ends[k + gap])])
+    regions.sort()
+    merged: list[list[int]] = []
+    for r in regions:
+        if merged and r[0] < merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], r[1])
+        else:
+            merged.append(r)
+    cuts = [_change_point(c, s, e) for s, e in merged]
+    bounds = [0, *sorted(set(cuts)), n]
+    return [(s, e) for s, e in itertools.pairwise(bounds) if e > s]
+
+
+def _change_point(c: np.ndarray, s: int, e: int) -> int:
+    """The index in ``(s, e)`` that best splits ``x[s:e]`` into two means (``c`` its cumsum)."""
+    i = np.arange(s + 1, e)
+    frac = ((i - s) / (e - s))[:, None]
+    dev = (c[i] - c[s]) - frac * (c[e] - c[s])
+    stat = np.einsum("ij,ij->i", dev, dev) / (frac[:, 0] * (1 - frac[:, 0]))
+    return int(i[np.argmax(stat)])
 
 
 def calibrate(

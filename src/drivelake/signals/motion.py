@@ -14,6 +14,7 @@ import numpy as np
 
 from drivelake.signals.calibration import Calibration, calibrate_cumulative
 from drivelake.signals.filters import cumulative, window_mean
+from drivelake.signals.gravity import STANDARD_GRAVITY
 
 ANALYSIS_HZ = 10
 
@@ -68,6 +69,11 @@ def vehicle_motion(
         valid = np.isfinite(a).all(axis=1)
         a[~valid] = np.mean(a[valid], axis=0) if valid.any() else 0.0
         c = cumulative(a)
+    c_measured = c
+    filter_tau = None
+    if heading_tracked and nb > 1:
+        a, filter_tau = undo_tilt_filter(a, c, fs, int(gravity_s * fs), int(smooth_s * fs))
+        c = cumulative(a) if filter_tau is not None else c
     gyro_blocks = gyro[: nb * factor].reshape(nb, factor * 3)
 
     def yaw_of(i0: int, i1: int, up: np.ndarray) -> np.ndarray:
@@ -85,7 +91,8 @@ def vehicle_motion(
     gravity = window_mean(c, int(gravity_s * fs))
     shock, vertical = _block_peaks(blocks, a, gravity, cal.segments, peak_floor)
     smooth = max(int(smooth_s * fs), 1)
-    m = window_mean(c, smooth) if smooth > 1 else a
+    # the specific-force norm is frame-invariant: from the measured samples, never corrected
+    m = window_mean(c_measured, smooth) if smooth > 1 else a
     yaw = window_mean(cum_yaw, smooth) if smooth > 1 else yaw_raw
     if cal.heading_tracked:
         # the heading turns within the smoothing window: rotate each sample, then smooth
@@ -95,6 +102,7 @@ def vehicle_motion(
         # a fixed rotation per mount commutes with the moving average: smooth, then rotate;
         # gravity (a 30 s mean) is left as it is by a further 0.5 s average
         lin = cal.to_vehicle(m - gravity)
+    cal.filter_tau_s = filter_tau
     norm = np.sqrt(np.einsum("ij,ij->i", m, m))
     if all_valid:
         excess = norm - _median(norm)
@@ -112,6 +120,53 @@ def vehicle_motion(
         speed=None if speed is None else speed[: len(a)],
         calibration=cal,
     )
+
+
+def undo_tilt_filter(
+    a: np.ndarray, c: np.ndarray, rate_hz: float, gravity_n: int, smooth_n: int
+) -> tuple[np.ndarray, float | None]:
+    """Undo a phone's orientation filter on Earth-frame specific force (n, 3) at the analysis rate.
+
+    A phone that reports its readings in an Earth frame estimates that frame itself, and its
+    filter pulls "up" towards the apparent gravity: a sustained horizontal acceleration ``h`` is
+    slowly taken for tilt, so the frame shows ``h`` minus a low-passed copy of itself -- a
+    first-order high-pass ``a_f = h - LP_tau(h)``: the manoeuvre fades within seconds and
+    reverses when it ends. The inverse is ``h = a_f + (1/tau) * integral(a_f)`` (the integral
+    leaks over the gravity window so sensor bias cannot accumulate).
+
+    ``tau`` is estimated from the drive itself, with no label and no threshold: the horizontal
+    magnitude must match the frame-invariant one the specific-force norm gives,
+    ``|h|² = (g + excess)² - g²`` (no sustained vertical acceleration on a road). ``1/tau`` is
+    chosen by least squares over the whole drive, zero (no filter: the frame is left as it is)
+    included. Returns the corrected samples and ``tau`` in seconds (None when uncorrected).
+    """
+    from scipy.signal import lfilter
+
+    # The frame's own "up" is the filter's: horizontal specific force in it is the frame's
+    # horizontal acceleration as is (a moving-average gravity would add its own high-pass).
+    up = c[-1] / np.linalg.norm(c[-1])
+    d = a - np.outer(a @ up, up)
+    if smooth_n > 1:
+        dh = window_mean(cumulative(d), smooth_n)
+        m = window_mean(c, smooth_n)
+    else:
+        dh, m = d, a
+    norm = np.sqrt(np.einsum("ij,ij->i", m, m))
+    excess = norm - _median(norm)
+    target = (2 * STANDARD_GRAVITY + excess) * excess
+    leak = np.exp(-1.0 / max(gravity_n, 1))
+    integral = lfilter([1.0 / rate_hz], [1.0, -leak], d, axis=0)
+    ismooth = window_mean(cumulative(integral), smooth_n) if smooth_n > 1 else integral
+    # |dh + lam * I|² - target, as a quartic in lam: minimise its sum of squares on a fine grid
+    p0 = np.einsum("ij,ij->i", dh, dh) - target
+    p1 = 2 * np.einsum("ij,ij->i", dh, ismooth)
+    p2 = np.einsum("ij,ij->i", ismooth, ismooth)
+    lam = np.linspace(0.0, 4.0, 401)  # 1/tau from 0 (no filter) to 4 /s (tau = 0.25 s)
+    cost = [float(np.sum(np.square(p0 + x * p1 + x * x * p2))) for x in lam]
+    best = float(lam[int(np.argmin(cost))])
+    if best == 0.0:
+        return a, None
+    return a + best * integral, 1.0 / best
 
 
 def _median(x: np.ndarray) -> float:
