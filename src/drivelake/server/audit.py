@@ -23,18 +23,12 @@ class AuditRequests:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        status = 500
-
-        async def capture(message: Any) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
         scope.setdefault("state", {})
-        try:
-            await self.app(scope, receive, capture)
-        finally:
+        logged = False
+
+        def record(status: int) -> None:
+            nonlocal logged
+            logged = True
             who = scope["state"].get("principal")
             self.log.append(
                 "http",
@@ -47,3 +41,15 @@ class AuditRequests:
                 status=status,
                 client=(scope.get("client") or ("", 0))[0],
             )
+
+        async def capture(message: Any) -> None:
+            # the entry lands before the response leaves: a client never sees an unaudited answer
+            if message["type"] == "http.response.start":
+                record(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            if not logged:
+                record(500)
