@@ -31,6 +31,17 @@ FRAME_EARTH_ENU = "earth_enu"  # an Earth frame: z up, x/y horizontal but not th
 FRAME_DEVICE = "device"  # a device frame with unknown orientation relative to the vehicle
 FRAME_NONE = "none"  # no vector data
 
+#: The event types every stage and users' SQL rely on (the events table's ``type``).
+EVENT_TYPES: tuple[str, ...] = (
+    "harsh_brake",
+    "harsh_acceleration",
+    "harsh_turn",
+    "harsh_lane_change",
+    "impact",
+    "pothole",
+    "speeding",
+)
+
 #: Streams and the channels that are meaningful in each.
 STREAM_CHANNELS: dict[str, tuple[str, ...]] = {
     "gnss": ("lat", "lon", "alt_m", "speed_mps", "course_deg", "hdop", "sats"),

@@ -37,6 +37,8 @@ from typing import Any
 
 import numpy as np
 
+from drivelake.schema import EVENT_TYPES
+
 GENERATOR_VERSION = "1.0"
 G = 9.80665
 EARTH_RADIUS_M = 6_371_008.8
@@ -45,15 +47,7 @@ DEFAULT_BASE = (48.137, 11.575)
 DEFAULT_START_UTC = datetime(2024, 3, 4, 7, 0, tzinfo=UTC)
 LANE_WIDTH_M = 3.5
 
-HARSH_TYPES = (
-    "harsh_brake",
-    "harsh_acceleration",
-    "harsh_turn",
-    "harsh_lane_change",
-    "impact",
-    "pothole",
-    "speeding",
-)
+HARSH_TYPES = EVENT_TYPES  # the generator injects every type the detectors know
 NORMAL_TYPES = ("normal_brake", "normal_acceleration", "normal_turn", "normal_lane_change")
 #: Manoeuvres whose truth has a left/right direction.
 DIRECTED_TYPES = frozenset({"harsh_turn", "harsh_lane_change", "normal_turn", "normal_lane_change"})

@@ -17,18 +17,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from drivelake.schema import EVENT_TYPES
 from drivelake.signals.gravity import STANDARD_GRAVITY as G
 from drivelake.signals.motion import Motion
 
-TYPES = (
-    "harsh_brake",
-    "harsh_acceleration",
-    "harsh_turn",
-    "harsh_lane_change",
-    "impact",
-    "pothole",
-    "speeding",
-)
+TYPES = EVENT_TYPES
 
 
 @dataclass
