@@ -97,6 +97,9 @@ class Calibration:
         One 3x3 product per segment when the forward angle is constant there (a fixed mount);
         an Earth frame's per-sample heading adds one rotation in the horizontal plane.
         """
+        if not self.heading_tracked and len(self.segments) == 1:  # one product, no copy
+            _, _, u, b = self.segments[0]
+            return vec @ _rotation(u, b, float(self.phi[0])).T
         out = np.empty((len(vec), 3))
         for i0, i1, u, b in self.segments:
             if not self.heading_tracked:

@@ -103,6 +103,9 @@ def vehicle_motion(
         # gravity (a 30 s mean) is left as it is by a further 0.5 s average
         lin = cal.to_vehicle(m - gravity)
     cal.filter_tau_s = filter_tau
+    if filter_tau is not None:  # stored with the calibration, so `drivelake show` reports it
+        for span in cal.spans:
+            span.method += f"+phone_tilt_filter_{filter_tau:.1f}s_undone"
     norm = np.sqrt(np.einsum("ij,ij->i", m, m))
     if all_valid:
         excess = norm - _median(norm)
