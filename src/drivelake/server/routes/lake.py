@@ -5,12 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse, Response
 
 from drivelake.server.auth import admin
-from drivelake.server.encode import jsonable, rows
-from drivelake.server.plots import plot_data
-from drivelake.server.routes import DriveId, FrameId, MaxPoints, PlotWidth, Streams
+from drivelake.server.encode import rows
+from drivelake.server.routes.reads import add_drive_reads
 from drivelake.share.views import LakeView
 
 router = APIRouter(prefix="/api", tags=["lake"], dependencies=[Depends(admin)])
@@ -32,44 +30,7 @@ def drives(
     return rows(lake.drives().slice(offset, limit))
 
 
-@router.get("/drives/{drive_id}", summary="One drive")
-def drive(lake: View, drive_id: str = DriveId) -> dict[str, Any]:
-    return jsonable(lake.drive(drive_id))
-
-
-@router.get("/drives/{drive_id}/signals", summary="A drive's samples, downsampled")
-def signals(
-    lake: View,
-    drive_id: str = DriveId,
-    stream: list[str] | None = Streams,
-    max_points: int = MaxPoints,
-) -> list[dict[str, Any]]:
-    return rows(lake.signals(drive_id, stream, max_points))
-
-
-@router.get("/drives/{drive_id}/plot", summary="A drive's plotted streams, columnar (web app)")
-def plot(lake: View, drive_id: str = DriveId, width: int = PlotWidth) -> JSONResponse:
-    return JSONResponse(plot_data(lake, drive_id, width))
-
-
-@router.get("/drives/{drive_id}/events", summary="A drive's events")
-def events(lake: View, drive_id: str = DriveId) -> list[dict[str, Any]]:
-    return rows(lake.events(drive_id))
-
-
-@router.get("/drives/{drive_id}/frames", summary="A drive's sampled frames (no pixels)")
-def frames(lake: View, drive_id: str = DriveId) -> list[dict[str, Any]]:
-    return rows(lake.frames(drive_id))
-
-
-@router.get(
-    "/frames/{frame_id}/thumbnail",
-    summary="A frame's JPEG thumbnail",
-    response_class=Response,
-    responses={200: {"content": {"image/jpeg": {}}}},
-)
-def thumbnail(lake: View, frame_id: str = FrameId) -> Response:
-    return Response(lake.thumbnail(frame_id), media_type="image/jpeg")
+add_drive_reads(router, "", View, "whole lake")
 
 
 @router.get("/search", summary="Search frames (and tags, notes, captions) by words")

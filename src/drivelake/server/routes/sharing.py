@@ -6,13 +6,13 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from drivelake.server.auth import admin, principal, sharing
 from drivelake.server.encode import jsonable, rows
-from drivelake.server.plots import plot_data
-from drivelake.server.routes import ID, DriveId, FrameId, MaxPoints, PlotWidth, Streams
+from drivelake.server.routes import ID
+from drivelake.server.routes.reads import add_drive_reads
 from drivelake.share import ANONYMISE_LEVELS, Principal, Sharing
 from drivelake.share.views import PartnerView
 
@@ -51,44 +51,7 @@ def share_drives(view: ShareView) -> list[dict[str, Any]]:
     return rows(view.drives())
 
 
-@router.get("/shares/{share_id}/drives/{drive_id}", summary="One drive of a share")
-def share_drive(view: ShareView, drive_id: str = DriveId) -> dict[str, Any]:
-    return jsonable(view.drive(drive_id))
-
-
-@router.get("/shares/{share_id}/drives/{drive_id}/signals", summary="Licensed samples")
-def share_signals(
-    view: ShareView,
-    drive_id: str = DriveId,
-    stream: list[str] | None = Streams,
-    max_points: int = MaxPoints,
-) -> list[dict[str, Any]]:
-    return rows(view.signals(drive_id, stream, max_points))
-
-
-@router.get("/shares/{share_id}/drives/{drive_id}/plot", summary="Licensed plotted streams")
-def share_plot(view: ShareView, drive_id: str = DriveId, width: int = PlotWidth) -> JSONResponse:
-    return JSONResponse(plot_data(view, drive_id, width))
-
-
-@router.get("/shares/{share_id}/drives/{drive_id}/events", summary="Licensed events")
-def share_events(view: ShareView, drive_id: str = DriveId) -> list[dict[str, Any]]:
-    return rows(view.events(drive_id))
-
-
-@router.get("/shares/{share_id}/drives/{drive_id}/frames", summary="Licensed frames (no pixels)")
-def share_frames(view: ShareView, drive_id: str = DriveId) -> list[dict[str, Any]]:
-    return rows(view.frames(drive_id))
-
-
-@router.get(
-    "/shares/{share_id}/frames/{frame_id}/thumbnail",
-    summary="A frame's thumbnail, anonymised as the licence requires",
-    response_class=Response,
-    responses={200: {"content": {"image/jpeg": {}}}},
-)
-def share_thumbnail(view: ShareView, frame_id: str = FrameId) -> Response:
-    return Response(view.thumbnail(frame_id), media_type="image/jpeg")
+add_drive_reads(router, "/shares/{share_id}", ShareView, "a share, as licensed")
 
 
 # ---------------------------------------------------------------- admin
