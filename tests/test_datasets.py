@@ -296,14 +296,24 @@ def test_export_clips_with_manifest(released, tmp_path):
 
 def test_torch_dataset_with_workers(released):
     torch = pytest.importorskip("torch", reason="torch is not installed")
-    from drivelake.curate.torch_dataset import SnapshotDataset
+    from drivelake.curate.torch_dataset import GroupedBatchSampler, SnapshotDataset
 
     data = SnapshotDataset(released, "release@v1", split="train")
-    loader = torch.utils.data.DataLoader(data, batch_size=4, num_workers=2)
+    spawn = {"num_workers": 2, "multiprocessing_context": "forkserver"}  # lance is not fork-safe
+    loader = torch.utils.data.DataLoader(data, batch_size=4, **spawn)
     batches = list(loader)
     assert sum(len(b["label"]) for b in batches) == len(data) > 0
     assert batches[0]["image"].shape[1:] == (3, 192, 320)
     assert batches[0]["telemetry"].shape[1:] == (2, 21)
+    by_id = {b_id: i for b in batches for i, b_id in enumerate(b["member_id"])}
+    assert len(by_id) == len(data)  # every frame once
+    # a batch comes back in the order asked for, though Lance reads its rows in table order
+    items = data.__getitems__([3, 0, 2])
+    assert [it["member_id"] for it in items] == [data[i]["member_id"] for i in (3, 0, 2)]
+    sampler = GroupedBatchSampler(len(data), 4, run=2, mix=1, seed=3)
+    grouped = list(torch.utils.data.DataLoader(data, batch_sampler=sampler))
+    ids = sorted(m for b in grouped for m in b["member_id"])
+    assert ids == sorted(by_id) and list(sampler) != list(sampler)  # a new order each epoch
 
 
 def test_share_resolves_snapshot(released):
