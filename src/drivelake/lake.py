@@ -11,13 +11,16 @@ the same drive both write samples, but only one catalogue row wins (merge-insert
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -292,39 +295,41 @@ class Lake:
         channels = [c for c in columns if c in schema.CHANNEL_STEPS]
         out = pa.schema([schema.SAMPLES.field(n) for n in ("stream", "t_ns", *channels)])
         ds = self.dataset("signals")
-        pieces = [] if ds is None else self._read_streams(ds, drive, wanted, channels)
-        if not pieces:
+        if ds is None:
             return out.empty_table()
-        return pa.Table.from_batches(
-            [_decode(stream, rows, out) for stream, rows in pieces], schema=out
-        )
+        plans = self._stream_reads(ds, drive, wanted, channels)
+        if plans is None:  # the drive's fragments were compacted away since: scan instead
+            pieces = self._scan_streams(ds, drive, wanted, channels)
+            batches = [_decode(stream, rows, out) for stream, rows in pieces]
+        else:  # streams read and decode in parallel (Lance and NumPy release the GIL)
+            batches = list(_io_pool().map(lambda plan: _read_planned(plan, out), plans))
+        return pa.Table.from_batches(batches, schema=out) if batches else out.empty_table()
 
-    def _read_streams(
+    def _stream_reads(
         self, ds: lance.LanceDataset, drive: dict[str, Any], streams: list[str], channels: list[str]
-    ) -> list[tuple[str, pa.Table]]:
-        """The stored rows of each wanted stream, read straight from the drive's fragments.
+    ) -> list[_StreamRead] | None:
+        """Where each wanted stream's rows are in the drive's fragments (None: not there now).
 
-        Each stream reads only its own channels of ``channels`` (the rest of its row is null).
+        Each stream reads only the slots of its own channels of ``channels``.
         """
         fragments = [ds.get_fragment(i) for i in drive["signal_fragments"] or []]
-        if not fragments or any(f is None for f in fragments):  # compacted since: scan instead
-            return self._scan_streams(ds, drive, streams, channels)
+        if not fragments or any(f is None for f in fragments):
+            return None
         bounds = np.cumsum([0] + [f.metadata.physical_rows for f in fragments])
-        pieces, first = [], 0
+        plans, first = [], 0
         for stat in drive["stream_stats"]:  # rows are stored in this order
             lo, hi = first, first + stat["samples"]
             first = hi
             if stat["stream"] not in streams:
                 continue
-            parts, columns = [], ["t_ns", *_slots_of(stat["stream"], channels)]
-            for f, f_lo, f_hi in zip(fragments, bounds[:-1], bounds[1:], strict=True):
-                a, b = max(lo, f_lo), min(hi, f_hi)
-                if a < b:
-                    parts.append(
-                        f.to_table(columns=columns, offset=int(a - f_lo), limit=int(b - a))
-                    )
-            pieces.append((stat["stream"], pa.concat_tables(parts)))
-        return pieces
+            parts = [
+                (f, int(max(lo, f_lo) - f_lo), int(min(hi, f_hi) - max(lo, f_lo)))
+                for f, f_lo, f_hi in zip(fragments, bounds[:-1], bounds[1:], strict=True)
+                if max(lo, f_lo) < min(hi, f_hi)
+            ]
+            columns = ["t_ns", *_slots_of(stat["stream"], channels)]
+            plans.append(_StreamRead(stat["stream"], parts, columns))
+        return plans
 
     def _scan_streams(
         self, ds: lance.LanceDataset, drive: dict[str, Any], streams: list[str], channels: list[str]
@@ -576,3 +581,25 @@ def _decode(stream: str, rows: pa.Table, out: pa.Schema) -> pa.RecordBatch:
         mask = stored.is_null().to_numpy(zero_copy_only=False) if stored.null_count else None
         arrays.append(pa.array(values, field.type, mask=mask))
     return pa.RecordBatch.from_arrays(arrays, schema=out)
+
+
+@dataclass(frozen=True)
+class _StreamRead:
+    """One stream's rows of a drive: (fragment, offset, count) runs and the columns to read."""
+
+    stream: str
+    parts: list[tuple[Any, int, int]]
+    columns: list[str]
+
+
+def _read_planned(plan: _StreamRead, out: pa.Schema) -> pa.RecordBatch:
+    rows = pa.concat_tables(
+        [f.to_table(columns=plan.columns, offset=o, limit=n) for f, o, n in plan.parts]
+    )
+    return _decode(plan.stream, rows, out)
+
+
+@functools.cache
+def _io_pool() -> ThreadPoolExecutor:
+    """Threads for reading a drive's streams side by side (one pool per process)."""
+    return ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2))
