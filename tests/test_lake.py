@@ -191,3 +191,32 @@ def test_sql_view_decodes_the_same_values_as_the_api(lake, tmp_path):
     raw = np.loadtxt(tmp_path / "a.csv", delimiter=",", skiprows=1, usecols=(4, 5, 6))
     accel = lake.stream(drive_id, "accel")
     assert np.allclose(accel["ax"].to_numpy(), raw[:, 0], atol=5e-5)  # stored in 1e-4 steps
+
+
+def test_accel_and_gyro_sampled_together_share_rows(lake, tmp_path):
+    """An IMU's two streams are stored once per instant, and still read as two streams."""
+    rows = [
+        f"{1.7e9 + i / 100:.2f},{0.1 * i:.4f},0.2000,9.8100,0.01000,-0.02000,{0.001 * i:.5f}\n"
+        for i in range(400)
+    ]
+    header = "timestamp,acc_x,acc_y,acc_z,gyro_x,gyro_y,gyro_z\n"
+    report = lake.ingest([write_csv(tmp_path / "imu.csv", rows, header=header)])
+    drive_id = report.drive_ids[0]
+    d = lake.drive(drive_id)
+    assert d["streams"] == ["accel", "gyro"]
+    assert d["signal_blocks"] == [{"block": "accel+gyro", "rows": 400}]
+    assert lake.dataset("signals").count_rows() == 400
+    gyro = lake.stream(drive_id, "gyro")
+    assert gyro.column_names == ["stream", "t_ns", "gx", "gy", "gz"]
+    assert np.allclose(gyro["gz"].to_numpy(), np.arange(400) * 0.001, atol=1e-6)
+    accel = lake.stream(drive_id, "accel")
+    assert np.allclose(accel["ax"].to_numpy(), np.arange(400) * 0.1, atol=1e-4)
+    both = lake.signals(drive_id)
+    assert both.num_rows == 800 and both["stream"].unique().to_pylist() == ["accel", "gyro"]
+    sql = lake.sql(
+        "SELECT stream, count(*) AS n, max(gz) AS gz, max(ax) AS ax FROM signals "
+        "GROUP BY 1 ORDER BY 1"
+    ).to_pylist()
+    assert [(r["stream"], r["n"]) for r in sql] == [("accel", 400), ("gyro", 400)]
+    assert sql[0]["gz"] is None and sql[1]["ax"] is None
+    assert sql[1]["gz"] == pytest.approx(0.399, abs=1e-6)

@@ -46,24 +46,33 @@ os.environ.setdefault("LANCE_LOG", "error")
 
 
 #: The ``signals`` SQL view: committed drives' rows, channels decoded (zigzag, step) to SI floats.
+#: (stored block, logical stream) pairs: a shared block's rows are a row of each member.
+_BLOCK_MEMBERS = [(st, st) for st in schema.STREAM_CHANNELS] + [
+    (block, member) for block, members in schema.SHARED_BLOCKS.items() for member in members
+]
+
+
 def _view_channel(channel: str) -> str:
-    """SQL for one named channel of the ``signals`` view: the stream's slot, decoded."""
+    """SQL for one named channel of the ``signals`` view: its slot in the block, decoded."""
     kind = "DOUBLE" if channel in schema.DOUBLE_CHANNELS else "FLOAT"
     cases = " ".join(
-        f"WHEN '{stream}' THEN (CASE WHEN s.{slot} % 2 = 0 THEN s.{slot} // 2 "
-        f"ELSE -((s.{slot}::BIGINT + 1) // 2) END)"
-        for stream in schema.STREAM_CHANNELS
-        if (slot := schema.slot_of(stream, channel))
+        f"WHEN s.stream = '{block}' AND m.stream = '{stream}' THEN (CASE WHEN s.{slot} % 2 = 0 "
+        f"THEN s.{slot} // 2 ELSE -((s.{slot}::BIGINT + 1) // 2) END)"
+        for block, stream in _BLOCK_MEMBERS
+        if channel in schema.STREAM_CHANNELS[stream] and (slot := schema.slot_of(block, channel))
     )
     step = schema.CHANNEL_STEPS[channel]
-    return f"CAST((CASE s.stream {cases} END) * {step!r} AS {kind}) AS {channel}"
+    return f"CAST((CASE {cases} END) * {step!r} AS {kind}) AS {channel}"
 
 
-#: The ``signals`` SQL view: committed drives' rows with named channels as SI floats.
+#: The ``signals`` SQL view: committed drives' samples, one row per stream and time, with named
+#: channels as SI floats (blocks, slots and integer steps are storage details).
 _SIGNALS_VIEW = (
-    "SELECT s.drive_id, s.stream, s.t_ns, "
+    "SELECT s.drive_id, m.stream, s.t_ns, "
     + ", ".join(_view_channel(c) for c in schema.CHANNELS)
-    + " FROM _signals_stored s SEMI JOIN drives d"
+    + " FROM _signals_stored s JOIN (VALUES "
+    + ", ".join(f"('{block}', '{stream}')" for block, stream in _BLOCK_MEMBERS)
+    + ") m(block, stream) ON s.stream = m.block SEMI JOIN drives d"
     " ON s.drive_id = d.drive_id AND s.ingest_id = d.ingest_id"
 )
 
@@ -286,7 +295,7 @@ class Lake:
         SI units.
         """
         drive = self._drive_row(
-            drive_id, ["ingest_id", "streams", "stream_stats", "signal_fragments"]
+            drive_id, ["ingest_id", "streams", "signal_fragments", "signal_blocks"]
         )
         wanted = list(streams) if streams is not None else drive["streams"]
         if columns is None:
@@ -299,8 +308,7 @@ class Lake:
             return out.empty_table()
         plans = self._stream_reads(ds, drive, wanted, channels)
         if plans is None:  # the drive's fragments were compacted away since: scan instead
-            pieces = self._scan_streams(ds, drive, wanted, channels)
-            batches = [_decode(stream, rows, out) for stream, rows in pieces]
+            batches = self._scan_streams(ds, drive, wanted, channels)
         else:  # streams read and decode in parallel (Lance and NumPy release the GIL)
             batches = list(_io_pool().map(lambda plan: _read_planned(plan, out), plans))
         return pa.Table.from_batches(batches, schema=out) if batches else out.empty_table()
@@ -317,32 +325,38 @@ class Lake:
             return None
         bounds = np.cumsum([0] + [f.metadata.physical_rows for f in fragments])
         plans, first = [], 0
-        for stat in drive["stream_stats"]:  # rows are stored in this order
-            lo, hi = first, first + stat["samples"]
+        for block in drive["signal_blocks"]:  # rows are stored in this order
+            lo, hi = first, first + block["rows"]
             first = hi
-            if stat["stream"] not in streams:
-                continue
-            parts = [
-                (f, int(max(lo, f_lo) - f_lo), int(min(hi, f_hi) - max(lo, f_lo)))
-                for f, f_lo, f_hi in zip(fragments, bounds[:-1], bounds[1:], strict=True)
-                if max(lo, f_lo) < min(hi, f_hi)
-            ]
-            columns = ["t_ns", *_slots_of(stat["stream"], channels)]
-            plans.append(_StreamRead(stat["stream"], parts, columns))
-        return plans
+            for stream in _members(block["block"]):
+                if stream not in streams:
+                    continue
+                parts = [
+                    (f, int(max(lo, f_lo) - f_lo), int(min(hi, f_hi) - max(lo, f_lo)))
+                    for f, f_lo, f_hi in zip(fragments, bounds[:-1], bounds[1:], strict=True)
+                    if max(lo, f_lo) < min(hi, f_hi)
+                ]
+                mine = [c for c in channels if c in schema.STREAM_CHANNELS.get(stream, ())]
+                columns = ["t_ns", *_slots_of(block["block"], mine)]
+                plans.append(_StreamRead(stream, block["block"], parts, columns))
+        return sorted(plans, key=lambda p: p.stream)
 
     def _scan_streams(
         self, ds: lance.LanceDataset, drive: dict[str, Any], streams: list[str], channels: list[str]
-    ) -> list[tuple[str, pa.Table]]:
-        names = ", ".join(f"'{_quote(s)}'" for s in streams)
+    ) -> list[pa.RecordBatch]:
+        """The filtered-scan way to the same samples (when fragment ids no longer hold)."""
+        blocks = {b["block"] for b in drive["signal_blocks"]}
         table = ds.to_table(
             columns=["stream", "t_ns", *(f"v{i}" for i in range(schema.VALUE_SLOTS))],
             filter=f"drive_id = '{_quote(drive['drive_id'])}' AND ingest_id = "
-            f"'{drive['ingest_id']}' AND stream IN ({names})",
+            f"'{drive['ingest_id']}'",
         )
+        out = pa.schema([schema.SAMPLES.field(n) for n in ("stream", "t_ns", *channels)])
         return [
-            (s, table.filter(pc.equal(table["stream"], s)).drop_columns(["stream"]))
-            for s in sorted(streams)
+            _decode(stream, table.filter(pc.equal(table["stream"], block)), out, block)
+            for block in sorted(blocks)
+            for stream in _members(block)
+            if stream in streams
         ]
 
     def stream(self, drive_id: str, stream: str) -> pa.Table | None:
@@ -557,19 +571,24 @@ def _writer_alive(ingest_id: str, max_age_s: float = 6 * 3600) -> bool:
     return int(pid) != os.getpid()
 
 
-def _slots_of(stream: str, channels: list[str]) -> list[str]:
-    """The stored value slots holding ``channels`` in rows of ``stream``."""
-    return [slot for c in channels if (slot := schema.slot_of(stream, c))]
+def _members(block: str) -> tuple[str, ...]:
+    return schema.SHARED_BLOCKS.get(block, (block,))
 
 
-def _decode(stream: str, rows: pa.Table, out: pa.Schema) -> pa.RecordBatch:
-    """Stored rows of one stream as samples: slots back to named channels in SI floats."""
+def _slots_of(block: str, channels: list[str]) -> list[str]:
+    """The stored value slots holding ``channels`` in rows of ``block``."""
+    return [slot for c in channels if (slot := schema.slot_of(block, c))]
+
+
+def _decode(stream: str, rows: pa.Table, out: pa.Schema, block: str) -> pa.RecordBatch:
+    """Stored rows of one stream (in ``block``) as samples: slots back to named SI floats."""
     n = rows.num_rows
     arrays = [pa.repeat(pa.scalar(stream, pa.string()), n), rows["t_ns"].combine_chunks()]
     for field in out:
         if field.name not in schema.CHANNEL_STEPS:
             continue
-        slot = schema.slot_of(stream, field.name)
+        own = field.name in schema.STREAM_CHANNELS.get(stream, ())
+        slot = schema.slot_of(block, field.name) if own else None
         if slot is None or slot not in rows.column_names:
             arrays.append(pa.nulls(n, field.type))
             continue
@@ -588,6 +607,7 @@ class _StreamRead:
     """One stream's rows of a drive: (fragment, offset, count) runs and the columns to read."""
 
     stream: str
+    block: str
     parts: list[tuple[Any, int, int]]
     columns: list[str]
 
@@ -596,7 +616,7 @@ def _read_planned(plan: _StreamRead, out: pa.Schema) -> pa.RecordBatch:
     rows = pa.concat_tables(
         [f.to_table(columns=plan.columns, offset=o, limit=n) for f, o, n in plan.parts]
     )
-    return _decode(plan.stream, rows, out)
+    return _decode(plan.stream, rows, out, plan.block)
 
 
 @functools.cache

@@ -8,16 +8,17 @@ they are in (e.g. ``earth_enu`` for phones reporting in an Earth frame).
 
 **Signals layout.** ``signals`` holds one row per sample of one stream. Each stream's
 channels (``STREAM_CHANNELS``, at most ``VALUE_SLOTS`` of them) sit in the value slots
-``v0``, ``v1`` … in that order, so an IMU row fills three slots and leaves no dozen empty
-columns behind (sparse wide rows cost as much to write as the data). A drive's rows are written
-together, sorted by (stream, t_ns), into fragments of their own; the drive's catalogue row
-records those fragment ids and the samples per stream, so a whole-drive (or one-stream) load
-reads exactly its rows with no filter and no index. Values are stored as integer steps far
-below any sensor's resolution (``CHANNEL_STEPS``: 0.1 mm/s² for acceleration, 1 cm for
-positions …), zigzag-coded so Lance bit-packs them (an acceleration takes ~19 bits); times are
-zstd-compressed. A 100 Hz IMU sample costs about a quarter of its CSV text. Readers never see
-slots or integers: :meth:`drivelake.Lake.signals` and the ``signals`` SQL view return named
-channels as SI floats.
+``v0``, ``v1`` … in that order, so an IMU row fills its slots and leaves no dozen empty
+columns behind (sparse wide rows cost as much to write as the data); an accelerometer and a
+gyroscope sampled at the same instants share rows (``SHARED_BLOCKS``), each time stored once.
+A drive's rows are written together, block by block in time order, into fragments of their
+own; the drive's catalogue row records those fragment ids and the rows per block, so a
+whole-drive (or one-stream) load reads exactly its rows with no filter and no index. Values
+are stored as integer steps far below any sensor's resolution (``CHANNEL_STEPS``: 0.1 mm/s²
+for acceleration, 1 cm for positions …), zigzag-coded so Lance bit-packs them (an
+acceleration takes ~19 bits); times are zstd-compressed. A 100 Hz IMU sample costs about a
+quarter of its CSV text. Readers never see blocks, slots or integers:
+:meth:`drivelake.Lake.signals` and the ``signals`` SQL view return named channels as SI floats.
 """
 
 from __future__ import annotations
@@ -128,10 +129,20 @@ def channel_type(name: str) -> pa.DataType:
 #: Value slots of a stored row: enough for the widest stream.
 VALUE_SLOTS = max(len(c) for c in STREAM_CHANNELS.values())
 
+#: Streams sampled together are stored as one block of rows sharing ``t_ns`` (an IMU's
+#: accelerometer and gyroscope): half the rows, each timestamp once. Block name -> members.
+SHARED_BLOCKS: dict[str, tuple[str, ...]] = {"accel+gyro": ("accel", "gyro")}
 
-def slot_of(stream: str, channel: str) -> str | None:
-    """The stored column holding ``channel`` in rows of ``stream`` (None if it has none)."""
-    channels = STREAM_CHANNELS.get(stream, ())
+
+def block_channels(block: str) -> tuple[str, ...]:
+    """The channels of a stored block of rows, in slot order (a stream, or a shared block)."""
+    members = SHARED_BLOCKS.get(block, (block,))
+    return tuple(c for m in members for c in STREAM_CHANNELS.get(m, ()))
+
+
+def slot_of(block: str, channel: str) -> str | None:
+    """The stored column holding ``channel`` in rows of ``block`` (None if it has none)."""
+    channels = block_channels(block)
     return f"v{channels.index(channel)}" if channel in channels else None
 
 
@@ -165,6 +176,7 @@ SOURCE_FILE = pa.struct(
 STREAM_STATS = pa.struct(
     [("stream", pa.string()), ("samples", pa.int64()), ("rate_hz", pa.float64())]
 )
+SIGNAL_BLOCK = pa.struct([("block", pa.string()), ("rows", pa.int64())])
 UTC = pa.timestamp("ns", tz="UTC")
 
 DRIVES = pa.schema(
@@ -183,8 +195,10 @@ DRIVES = pa.schema(
         pa.field("distance_m", pa.float64()),
         pa.field("streams", pa.list_(pa.string())),
         pa.field("stream_stats", pa.list_(STREAM_STATS)),
-        # the signals fragments holding this drive's rows, in row order (see the module doc)
+        # the signals fragments holding this drive's rows, in row order, and the blocks of
+        # rows in them (a stream, or streams sharing timestamps; see the module doc)
         pa.field("signal_fragments", pa.list_(pa.int64())),
+        pa.field("signal_blocks", pa.list_(SIGNAL_BLOCK)),
         pa.field("min_lat", pa.float64()),
         pa.field("min_lon", pa.float64()),
         pa.field("max_lat", pa.float64()),

@@ -26,6 +26,7 @@ from drivelake.ingest.base import (
     ReadOptions,
     Recording,
     SourceFile,
+    Stream,
     clean_stream,
     drive_id_for,
     haversine_m,
@@ -184,9 +185,9 @@ def write_drive(lake: Lake, rec: Recording, drive_id: str, *, source: str) -> In
     if drives is not None and drives.count_rows(filter=f"drive_id = '{drive_id}'"):
         return IngestResult(source, "already present", drive_id, "already present")
     ingest_id = new_ingest_id()
-    signals = signals_table(rec, drive_id, ingest_id)
+    signals, blocks = signals_table(rec, drive_id, ingest_id)
     fragments = lake.append_fragments("signals", signals, message=f"ingest {drive_id}")
-    row = catalogue_row(rec, drive_id, ingest_id, fragments)
+    row = catalogue_row(rec, drive_id, ingest_id, fragments, blocks)
     inserted = lake.insert_new("drives", row, "drive_id", message=f"ingest {drive_id}")
     if not inserted:  # another process committed the same drive first
         lake.delete("signals", f"ingest_id = '{ingest_id}'")
@@ -196,30 +197,49 @@ def write_drive(lake: Lake, rec: Recording, drive_id: str, *, source: str) -> In
     )
 
 
-def signals_table(rec: Recording, drive_id: str, ingest_id: str) -> pa.Table:
-    """One drive's streams as stored rows of the signals table, sorted by (stream, t_ns).
+def signals_table(rec: Recording, drive_id: str, ingest_id: str) -> tuple[pa.Table, list[dict]]:
+    """One drive's streams as stored rows of the signals table, and the blocks of rows.
 
-    Each channel goes to its stream's value slot, quantised to its ``CHANNEL_STEPS``; missing
-    values become nulls.
+    Streams sampled at the same instants share a block (``schema.SHARED_BLOCKS``); blocks are
+    sorted by name, rows by time. Each channel goes to its block's value slot, quantised to its
+    ``CHANNEL_STEPS``; missing values become nulls.
     """
-    pieces = []
-    for s in sorted(rec.streams, key=lambda s: s.name):
-        n = len(s)
-        unknown = set(s.channels) - set(schema.STREAM_CHANNELS.get(s.name, ()))
-        if unknown:
-            raise ValueError(f"stream {s.name!r} has no slot for channels {sorted(unknown)}")
+    pieces, blocks = [], []
+    for name, t_ns, channels in _blocks(rec.streams):
+        n = len(t_ns)
         absent = pa.nulls(n, pa.uint32())
         cols: dict[str, pa.Array] = {
             "drive_id": pa.repeat(pa.scalar(drive_id, pa.string()), n),
             "ingest_id": pa.repeat(pa.scalar(ingest_id, pa.string()), n),
-            "stream": pa.repeat(pa.scalar(s.name, pa.string()), n),
-            "t_ns": pa.array(s.t_ns, pa.int64()),
+            "stream": pa.repeat(pa.scalar(name, pa.string()), n),
+            "t_ns": pa.array(t_ns, pa.int64()),
             **{f"v{i}": absent for i in range(schema.VALUE_SLOTS)},
         }
-        for name, values in s.channels.items():
-            cols[schema.slot_of(s.name, name)] = quantise(values, schema.CHANNEL_STEPS[name])
+        for channel, values in channels.items():
+            cols[schema.slot_of(name, channel)] = quantise(values, schema.CHANNEL_STEPS[channel])
         pieces.append(pa.table(cols, schema=schema.SIGNALS))
-    return pa.concat_tables(pieces)
+        blocks.append({"block": name, "rows": n})
+    return pa.concat_tables(pieces), blocks
+
+
+def _blocks(streams: list[Stream]) -> list[tuple[str, np.ndarray, dict[str, np.ndarray]]]:
+    """(block name, times, channels) per stored block, sorted by name."""
+    by_name = {s.name: s for s in streams}
+    out = []
+    for block, members in schema.SHARED_BLOCKS.items():
+        present = [by_name.get(m) for m in members]
+        if all(present) and all(np.array_equal(present[0].t_ns, p.t_ns) for p in present[1:]):
+            for m in members:
+                del by_name[m]
+            out.append(
+                (block, present[0].t_ns, {k: v for p in present for k, v in p.channels.items()})
+            )
+    for s in by_name.values():
+        unknown = set(s.channels) - set(schema.STREAM_CHANNELS.get(s.name, ()))
+        if unknown:
+            raise ValueError(f"stream {s.name!r} has no slot for channels {sorted(unknown)}")
+        out.append((s.name, s.t_ns, s.channels))
+    return sorted(out, key=lambda b: b[0])
 
 
 def quantise(values: np.ndarray, step: float) -> pa.Array:
@@ -235,7 +255,11 @@ def quantise(values: np.ndarray, step: float) -> pa.Array:
 
 
 def catalogue_row(
-    rec: Recording, drive_id: str, ingest_id: str, signal_fragments: list[int]
+    rec: Recording,
+    drive_id: str,
+    ingest_id: str,
+    signal_fragments: list[int],
+    signal_blocks: list[dict],
 ) -> pa.Table:
     """The drive's row in ``drives``: times, distance, bounds and per-stream statistics."""
     first, last = rec.time_range()
@@ -278,6 +302,7 @@ def catalogue_row(
             for s in sorted(rec.streams, key=lambda s: s.name)
         ],
         "signal_fragments": signal_fragments,
+        "signal_blocks": signal_blocks,
         **bounds,
         "videos": [vars(v) for v in rec.videos],
         "repairs": rec.repairs,
