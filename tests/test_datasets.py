@@ -290,7 +290,7 @@ def test_export_parquet_resumes_after_failure(released, tmp_path, monkeypatch):
 def test_export_clips_with_manifest(released, tmp_path):
     from drivelake.video.probe import probe
 
-    # re-encoded MP4 bytes vary run to run (x264 threads in drivelake.video.clips)
+    # re-encoded MP4 bytes occasionally vary run to run (docs/datasets.md: not the decoded input)
     out = _export_twice(released, "clips", tmp_path, skip=".mp4")
     clips = json.loads((out / "clips.json").read_text())
     assert len(clips) == 6 and all("skipped" not in c for c in clips)
