@@ -220,3 +220,13 @@ def test_accel_and_gyro_sampled_together_share_rows(lake, tmp_path):
     assert [(r["stream"], r["n"]) for r in sql] == [("accel", 400), ("gyro", 400)]
     assert sql[0]["gz"] is None and sql[1]["ax"] is None
     assert sql[1]["gz"] == pytest.approx(0.399, abs=1e-6)
+
+
+def test_catalogue_is_compacted_as_drives_accumulate(lake, tmp_path):
+    for i in range(20):
+        write_csv(tmp_path / "fleet" / f"d{i:02}.csv", n=60, t0=1.7e9 + i * 7200, seed=i)
+    lake.ingest([tmp_path / "fleet"])
+    assert len(lake.dataset("drives").get_fragments()) <= 16
+    assert lake.drives().num_rows == 20
+    first = lake.drives(columns=["drive_id"]).column("drive_id")[0].as_py()
+    assert lake.signals(first).num_rows == 60 + 2  # still found through its own fragments

@@ -525,6 +525,19 @@ class Lake:
         options = options or IngestOptions(**fields)
         return ingest_paths(self, paths, options, on_result=on_result, on_discovered=on_discovered)
 
+    def compact_catalogue(self, max_fragments: int = 16) -> bool:
+        """Rewrite ``drives`` into few files once appends have left many small ones.
+
+        Every ingest appends one catalogue row as its own fragment; thousands of them would
+        make each drive lookup pay per fragment. Runs under the commit lock.
+        """
+        ds = self.dataset("drives")
+        if ds is None or len(ds.get_fragments()) <= max_fragments:
+            return False
+        with self._commit_lock("drives"):
+            self.dataset("drives").optimize.compact_files()
+        return True
+
     def sweep_orphans(self) -> int:
         """Delete sample rows of ingests that never committed and whose writer is gone.
 

@@ -140,6 +140,8 @@ def ingest_paths(
     for _, results in get_engine(options.engine, jobs=options.jobs).map(_ingest_task, tasks):
         for result in results:
             emit(result)
+    if report.count("ingested"):
+        lake.compact_catalogue()
     return report
 
 
