@@ -249,11 +249,16 @@ def quantise(values: np.ndarray, step: float) -> pa.Array:
 
     NaN, and values beyond int32's range of steps, become nulls.
     """
-    steps = np.round(np.asarray(values, dtype=np.float64) / step)
-    valid = np.isfinite(steps) & (np.abs(steps) < 2**31 - 1)
-    ints = np.where(valid, steps, 0).astype(np.int32)
+    steps = np.rint(np.asarray(values, dtype=np.float64) * (1.0 / step))
+    valid = np.abs(steps) < 2**31 - 1  # False for NaN and inf too
+    if valid.all():
+        ints = steps.astype(np.int32)
+        mask = None
+    else:
+        ints = np.where(valid, steps, 0).astype(np.int32)
+        mask = ~valid
     zigzag = ((ints << 1) ^ (ints >> 31)).view(np.uint32)
-    return pa.array(zigzag, pa.uint32(), mask=~valid)
+    return pa.array(zigzag, pa.uint32(), mask=mask)
 
 
 def catalogue_row(
