@@ -68,11 +68,11 @@ def _view_channel(channel: str) -> str:
 #: The ``signals`` SQL view: committed drives' samples, one row per stream and time, with named
 #: channels as SI floats (blocks, slots and integer steps are storage details).
 _SIGNALS_VIEW = (
-    "SELECT s.drive_id, m.stream, s.t_ns, "
+    "SELECT s.drive_id, m.stream, d.start_ns + CAST(s.t_off_ns AS BIGINT) AS t_ns, "
     + ", ".join(_view_channel(c) for c in schema.CHANNELS)
     + " FROM _signals_stored s JOIN (VALUES "
     + ", ".join(f"('{block}', '{stream}')" for block, stream in _BLOCK_MEMBERS)
-    + ") m(block, stream) ON s.stream = m.block SEMI JOIN drives d"
+    + ") m(block, stream) ON s.stream = m.block JOIN drives d"
     " ON s.drive_id = d.drive_id AND s.ingest_id = d.ingest_id"
 )
 
@@ -295,7 +295,7 @@ class Lake:
         SI units.
         """
         drive = self._drive_row(
-            drive_id, ["ingest_id", "streams", "signal_fragments", "signal_blocks"]
+            drive_id, ["ingest_id", "start_ns", "streams", "signal_fragments", "signal_blocks"]
         )
         wanted = list(streams) if streams is not None else drive["streams"]
         if columns is None:
@@ -337,8 +337,8 @@ class Lake:
                     if max(lo, f_lo) < min(hi, f_hi)
                 ]
                 mine = [c for c in channels if c in schema.STREAM_CHANNELS.get(stream, ())]
-                columns = ["t_ns", *_slots_of(block["block"], mine)]
-                plans.append(_StreamRead(stream, block["block"], parts, columns))
+                columns = ["t_off_ns", *_slots_of(block["block"], mine)]
+                plans.append(_StreamRead(stream, block["block"], drive["start_ns"], parts, columns))
         return sorted(plans, key=lambda p: p.stream)
 
     def _scan_streams(
@@ -347,13 +347,19 @@ class Lake:
         """The filtered-scan way to the same samples (when fragment ids no longer hold)."""
         blocks = {b["block"] for b in drive["signal_blocks"]}
         table = ds.to_table(
-            columns=["stream", "t_ns", *(f"v{i}" for i in range(schema.VALUE_SLOTS))],
+            columns=["stream", "t_off_ns", *(f"v{i}" for i in range(schema.VALUE_SLOTS))],
             filter=f"drive_id = '{_quote(drive['drive_id'])}' AND ingest_id = "
             f"'{drive['ingest_id']}'",
         )
         out = pa.schema([schema.SAMPLES.field(n) for n in ("stream", "t_ns", *channels)])
         return [
-            _decode(stream, table.filter(pc.equal(table["stream"], block)), out, block)
+            _decode(
+                stream,
+                table.filter(pc.equal(table["stream"], block)),
+                out,
+                block,
+                drive["start_ns"],
+            )
             for block in sorted(blocks)
             for stream in _members(block)
             if stream in streams
@@ -593,10 +599,13 @@ def _slots_of(block: str, channels: list[str]) -> list[str]:
     return [slot for c in channels if (slot := schema.slot_of(block, c))]
 
 
-def _decode(stream: str, rows: pa.Table, out: pa.Schema, block: str) -> pa.RecordBatch:
+def _decode(
+    stream: str, rows: pa.Table, out: pa.Schema, block: str, start_ns: int
+) -> pa.RecordBatch:
     """Stored rows of one stream (in ``block``) as samples: slots back to named SI floats."""
     n = rows.num_rows
-    arrays = [pa.repeat(pa.scalar(stream, pa.string()), n), rows["t_ns"].combine_chunks()]
+    t_ns = rows["t_off_ns"].combine_chunks().to_numpy().view(np.int64) + start_ns
+    arrays = [pa.repeat(pa.scalar(stream, pa.string()), n), pa.array(t_ns, pa.int64())]
     for field in out:
         if field.name not in schema.CHANNEL_STEPS:
             continue
@@ -621,6 +630,7 @@ class _StreamRead:
 
     stream: str
     block: str
+    start_ns: int
     parts: list[tuple[Any, int, int]]
     columns: list[str]
 
@@ -629,7 +639,7 @@ def _read_planned(plan: _StreamRead, out: pa.Schema) -> pa.RecordBatch:
     rows = pa.concat_tables(
         [f.to_table(columns=plan.columns, offset=o, limit=n) for f, o, n in plan.parts]
     )
-    return _decode(plan.stream, rows, out, plan.block)
+    return _decode(plan.stream, rows, out, plan.block, plan.start_ns)
 
 
 @functools.cache

@@ -16,9 +16,10 @@ own; the drive's catalogue row records those fragment ids and the rows per block
 whole-drive (or one-stream) load reads exactly its rows with no filter and no index. Values
 are stored as integer steps far below any sensor's resolution (``CHANNEL_STEPS``: 0.1 mm/s²
 for acceleration, 1 cm for positions …), zigzag-coded so Lance bit-packs them (an
-acceleration takes ~19 bits); times are zstd-compressed. A 100 Hz IMU sample costs about a
-quarter of its CSV text. Readers never see blocks, slots or integers:
-:meth:`drivelake.Lake.signals` and the ``signals`` SQL view return named channels as SI floats.
+acceleration takes ~19 bits), and times are stored as offsets from the drive's start for the
+same reason. A 100 Hz IMU sample costs about a fifth of its CSV text. Readers never see
+blocks, slots or integers: :meth:`drivelake.Lake.signals` and the ``signals`` SQL view return
+named channels as SI floats and absolute ``t_ns``.
 """
 
 from __future__ import annotations
@@ -156,7 +157,8 @@ SIGNALS = pa.schema(
         pa.field("drive_id", pa.string(), nullable=False, metadata=_ZSTD),
         pa.field("ingest_id", pa.string(), nullable=False, metadata=_ZSTD),
         pa.field("stream", pa.string(), nullable=False, metadata=_ZSTD),
-        pa.field("t_ns", pa.int64(), nullable=False, metadata=_ZSTD_LARGE),
+        # time since the drive's start_ns: small enough for Lance to bit-pack (fast to read)
+        pa.field("t_off_ns", pa.uint64(), nullable=False),
         *(pa.field(f"v{i}", pa.uint32(), metadata=_SLOT_META) for i in range(VALUE_SLOTS)),
     ]
 )

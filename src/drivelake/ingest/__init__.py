@@ -199,6 +199,12 @@ def write_drive(lake: Lake, rec: Recording, drive_id: str, *, source: str) -> In
     )
 
 
+def drive_start_ns(rec: Recording) -> int:
+    """A drive's t = 0 on its source clock: the reader's start, or the first sample if earlier."""
+    first, _ = rec.time_range()
+    return min(rec.t0_ns if rec.t0_ns is not None else first, first)
+
+
 def signals_table(rec: Recording, drive_id: str, ingest_id: str) -> tuple[pa.Table, list[dict]]:
     """One drive's streams as stored rows of the signals table, and the blocks of rows.
 
@@ -206,7 +212,7 @@ def signals_table(rec: Recording, drive_id: str, ingest_id: str) -> tuple[pa.Tab
     sorted by name, rows by time. Each channel goes to its block's value slot, quantised to its
     ``CHANNEL_STEPS``; missing values become nulls.
     """
-    pieces, blocks = [], []
+    pieces, blocks, start = [], [], drive_start_ns(rec)
     for name, t_ns, channels in _blocks(rec.streams):
         n = len(t_ns)
         absent = pa.nulls(n, pa.uint32())
@@ -214,7 +220,7 @@ def signals_table(rec: Recording, drive_id: str, ingest_id: str) -> tuple[pa.Tab
             "drive_id": pa.repeat(pa.scalar(drive_id, pa.string()), n),
             "ingest_id": pa.repeat(pa.scalar(ingest_id, pa.string()), n),
             "stream": pa.repeat(pa.scalar(name, pa.string()), n),
-            "t_ns": pa.array(t_ns, pa.int64()),
+            "t_off_ns": pa.array((t_ns - start).astype(np.uint64), pa.uint64()),
             **{f"v{i}": absent for i in range(schema.VALUE_SLOTS)},
         }
         for channel, values in channels.items():
@@ -269,9 +275,8 @@ def catalogue_row(
     signal_blocks: list[dict],
 ) -> pa.Table:
     """The drive's row in ``drives``: times, distance, bounds and per-stream statistics."""
-    first, last = rec.time_range()
-    t0 = rec.t0_ns if rec.t0_ns is not None else first
-    t0 = min(t0, first)
+    _, last = rec.time_range()
+    t0 = drive_start_ns(rec)
     offset = rec.utc_offset_ns
     positions = _position_stream(rec)
     bounds = {"min_lat": None, "min_lon": None, "max_lat": None, "max_lon": None}
