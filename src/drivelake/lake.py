@@ -105,6 +105,8 @@ class Lake:
 
     def __init__(self, uri: str) -> None:
         self.uri = uri
+        #: the catalogue as of one version, kept while that is still the latest (lookups by id)
+        self._catalogue: tuple[int, pa.Table] | None = None
 
     def __repr__(self) -> str:
         return f"Lake({self.uri!r})"
@@ -262,14 +264,24 @@ class Lake:
         return self._drive_row(drive_id, ["drive_id"])["drive_id"]
 
     def _drive_row(self, drive_id: str, columns: list[str] | None = None) -> dict[str, Any]:
-        """The catalogue row of a drive id or of a unique prefix of one (one scan either way)."""
-        quoted = _quote(drive_id)
-        rows = self.drives(
-            where=f"drive_id LIKE '{quoted.replace('%', '').replace('_', '')}%'",
-            columns=sorted({"drive_id", *columns}) if columns else None,
-        ).to_pylist()
+        """The catalogue row of a drive id or of a unique prefix of one.
+
+        Lookups read an in-memory copy of the catalogue that is refreshed whenever ``drives``
+        has a newer version, so a server or a loop over drives pays one scan per version.
+        """
+        ds = self.dataset("drives")
+        if ds is None:
+            raise NotFoundError(f"no drive {drive_id!r} in {self.uri}")
+        cached = self._catalogue
+        if cached is None or cached[0] != ds.version:
+            cached = self._catalogue = (ds.version, ds.to_table())
+        table = cached[1]
+        found = table.filter(pc.starts_with(table["drive_id"], drive_id))
+        if columns:
+            found = found.select(sorted({"drive_id", *columns}))
+        rows = found.to_pylist()
         exact = [r for r in rows if r["drive_id"] == drive_id]
-        matches = exact or [r for r in rows if r["drive_id"].startswith(drive_id)]
+        matches = exact or rows
         if len(matches) == 1:
             return matches[0]
         if not matches:
