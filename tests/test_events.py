@@ -18,6 +18,31 @@ def _angle_deg(r1: np.ndarray, r2: np.ndarray) -> float:
     return float(np.degrees(np.arccos(np.clip((np.trace(r1 @ r2.T) - 1) / 2, -1, 1))))
 
 
+def _scored_drive(d, m, thresholds, off: float) -> tuple[list[dict], list[Label]]:
+    """Detections and truth of one synthetic drive, shifted by ``off`` seconds (GPS speed in)."""
+    t = np.arange(len(m.yaw_rate)) / m.rate_hz
+    m.speed = np.interp(t, d.gps_index / d.rate_hz, d.gps_speed_mps)
+    preds = [
+        {
+            "type": c.type,
+            "direction": c.direction,
+            "start_s": c.i0 / 10 + off,
+            "end_s": c.i1 / 10 + off,
+        }
+        for c in detect_motion(m, thresholds)
+    ]
+    labels = [
+        Label(
+            None if e.type.startswith("normal_") else e.type,
+            e.direction,
+            e.start_s + off,
+            e.end_s + off,
+        )
+        for e in d.truth
+    ]
+    return preds, labels
+
+
 def test_calibration_recovers_synthetic_mount_and_detects_every_type():
     cfg = load_config()
     preds, labels = [], []
@@ -25,27 +50,8 @@ def test_calibration_recovers_synthetic_mount_and_detects_every_type():
         d = synth_drive(seed=seed, minutes=12, vehicle_class=cls)
         m = vehicle_motion(d.acc, d.gyro, d.rate_hz, peak_floor=peak_floor(cfg.thresholds(cls)))
         assert _angle_deg(m.calibration.spans[0].rotation, d.vehicle.mount_matrix) < 3.0
-        t = np.arange(len(m.yaw_rate)) / m.rate_hz
-        m.speed = np.interp(t, d.gps_index / d.rate_hz, d.gps_speed_mps)
-        off = seed * 10_000
-        preds += [
-            {
-                "type": c.type,
-                "direction": c.direction,
-                "start_s": c.i0 / 10 + off,
-                "end_s": c.i1 / 10 + off,
-            }
-            for c in detect_motion(m, cfg.thresholds(cls))
-        ]
-        labels += [
-            Label(
-                None if e.type.startswith("normal_") else e.type,
-                e.direction,
-                e.start_s + off,
-                e.end_s + off,
-            )
-            for e in d.truth
-        ]
+        p, lb = _scored_drive(d, m, cfg.thresholds(cls), off=seed * 10_000)
+        preds, labels = preds + p, labels + lb
     scores = evaluate(preds, labels)
     assert all(s["f1"] >= 0.95 for s in scores.values()), scores
 
@@ -145,27 +151,8 @@ def test_detectors_survive_noise_mount_changes_and_a_drifting_filtered_earth_fra
         if scenario == "mount_change":  # cut where the mount changed, not at a window edge
             cuts = [s.start_s for s in m.calibration.spans[1:]]
             assert len(cuts) == 1 and abs(cuts[0] - len(acc) / 2 / d.rate_hz) < 2.0, cuts
-        t = np.arange(len(m.yaw_rate)) / m.rate_hz
-        m.speed = np.interp(t, d.gps_index / d.rate_hz, d.gps_speed_mps)
-        off = seed * 10_000
-        preds += [
-            {
-                "type": c.type,
-                "direction": c.direction,
-                "start_s": c.i0 / 10 + off,
-                "end_s": c.i1 / 10 + off,
-            }
-            for c in detect_motion(m, cfg)
-        ]
-        labels += [
-            Label(
-                None if e.type.startswith("normal_") else e.type,
-                e.direction,
-                e.start_s + off,
-                e.end_s + off,
-            )
-            for e in d.truth
-        ]
+        p, lb = _scored_drive(d, m, cfg, off=seed * 10_000)
+        preds, labels = preds + p, labels + lb
     scores = evaluate(preds, labels)
     assert scores["all"]["recall"] == 1.0, scores
     assert scores["all"]["f1"] >= 0.95, scores
