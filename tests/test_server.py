@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import socket
-import threading
 import time
 from datetime import date, timedelta
 
@@ -12,20 +10,14 @@ import httpx
 import pytest
 
 from csvgen import write_csv
+from live_server import live_server
 
 pytest.importorskip("fastapi")
-import uvicorn
 
 from drivelake.server import ServerConfig, create_app
 from drivelake.share import Sharing
 
 LICENSED = ["duration_s", "distance_m", "speed_mps", "lat", "lon"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -59,26 +51,15 @@ def world(tmp_path_factory):
     }
     sharing.revoke_key(keys["revoked"].key_id)
     config = ServerConfig(rate_per_s=10_000, burst=10_000, max_body_bytes=64 << 10)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(lake, config), host="127.0.0.1", port=_free_port(), log_level="error"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    base = f"http://127.0.0.1:{server.config.port}"
-    yield {
-        "base": base,
-        "lake": lake,
-        "sharing": sharing,
-        "drives": (a, b),
-        "shares": {"acme": acme, "globex": globex, "expired": expired},
-        "keys": {k: v.token for k, v in keys.items()},
-    }
-    server.should_exit = True
-    thread.join(5)
+    with live_server(create_app(lake, config)) as base:
+        yield {
+            "base": base,
+            "lake": lake,
+            "sharing": sharing,
+            "drives": (a, b),
+            "shares": {"acme": acme, "globex": globex, "expired": expired},
+            "keys": {k: v.token for k, v in keys.items()},
+        }
 
 
 def get(world, path: str, who: str | None = None, **kw) -> httpx.Response:

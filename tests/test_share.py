@@ -1,4 +1,4 @@
-"""Sharing without HTTP: keys stored hashed, licences, revocation, signed bundles, audit chain."""
+"""Sharing: hashed keys (also created over HTTP), licences, revocation, signed bundles, audit."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from drivelake.errors import AccessError, InputError, NotFoundError
 from drivelake.share import Sharing
 from drivelake.share.bundle import export_bundle, verify_bundle
 from drivelake.share.views import PartnerView
+from live_server import live_server
 
 
 @pytest.fixture
@@ -93,3 +94,40 @@ def test_audit_verify_fails_after_tampering(sharing, lake):
     result = runner.invoke(app, ["--lake", lake.uri, "audit", "verify"])
     assert result.exit_code != 0
     assert sharing.audit.verify().line == 3
+
+
+def test_admin_creates_keys_over_http(sharing):
+    pytest.importorskip("fastapi")
+    import httpx
+
+    from drivelake.server import create_app
+
+    admin = sharing.create_key(admin=True)
+    with live_server(create_app(sharing.lake)) as base:
+        api = httpx.Client(base_url=base, headers={"X-API-Key": admin.token}, timeout=30)
+        r = api.post("/api/keys", json={"partner": "acme", "role": "partner"})
+        assert r.status_code == 201, r.text
+        created = r.json()
+        assert set(created) == {"key_id", "key", "partner", "role"}
+        assert (created["partner"], created["role"]) == ("acme", "partner")
+        assert r.headers["cache-control"] == "no-store"
+        partner = {"X-API-Key": created["key"]}
+        assert httpx.get(f"{base}/api/shares", headers=partner).status_code == 200
+        assert (
+            httpx.post(f"{base}/api/keys", headers=partner, json={"role": "admin"}).status_code
+            == 403
+        )
+        listed = api.get("/api/keys")
+        assert (
+            created["key_id"] in listed.text and created["key"].split("_", 2)[2] not in listed.text
+        )
+        assert api.post("/api/keys", json={"role": "partner"}).status_code == 400
+        assert (
+            api.post("/api/keys", json={"role": "partner", "partner": "nobody"}).status_code == 404
+        )
+        assert api.post("/api/keys", json={"role": "root"}).status_code == 422
+        second = api.post("/api/keys", json={"role": "admin"}).json()
+        assert second["partner"] is None and sharing.authenticate(second["key"]).is_admin
+    audited = [e for e in sharing.audit.entries() if e["action"] == "key.create"]
+    assert {"actor": admin.key_id, "key": created["key_id"]}.items() <= audited[-2].items()
+    assert all(created["key"] not in line for line in sharing.audit.path.read_text().splitlines())

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import io
-import socket
-import threading
-import time
 from datetime import date
 
 import numpy as np
 import pytest
 
 from csvgen import write_csv
+from live_server import live_server
 
 pytest.importorskip("fastapi")
 pytest.importorskip("onnxruntime")
@@ -46,8 +44,6 @@ def _face_detail(jpeg: bytes) -> float:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    import uvicorn
-
     import drivelake
     from drivelake.server import ServerConfig, create_app
     from drivelake.share import Sharing
@@ -71,25 +67,14 @@ def served(tmp_path_factory):
         anonymise=["faces", "plates"],
     )
     keys = {"admin": sharing.create_key(admin=True), "acme": sharing.create_key(partner="acme")}
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(lake, ServerConfig()), host="127.0.0.1", port=port)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    yield {
-        "base": f"http://127.0.0.1:{port}",
-        "lake": lake,
-        "share": share,
-        "drive_id": drive_id,
-        "keys": {k: v.token for k, v in keys.items()},
-    }
-    server.should_exit = True
-    thread.join(5)
+    with live_server(create_app(lake, ServerConfig())) as base:
+        yield {
+            "base": base,
+            "lake": lake,
+            "share": share,
+            "drive_id": drive_id,
+            "keys": {k: v.token for k, v in keys.items()},
+        }
 
 
 def test_partner_thumbnails_are_anonymised_admin_ones_are_not(served):

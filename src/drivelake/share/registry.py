@@ -187,14 +187,19 @@ class Sharing:
 
     # ------------------------------------------------------------------ keys
 
-    def create_key(self, *, partner: str | None = None, admin: bool = False) -> keys.NewKey:
-        """A new API key for a partner (or an admin key); its token is shown only now."""
+    def create_key(
+        self, *, partner: str | None = None, admin: bool = False, actor: str = "local"
+    ) -> keys.NewKey:
+        """A new API key for a partner (or an admin key); its token is shown only now.
+
+        ``actor`` is who asked, for the audit log: ``local`` (the CLI) or an admin's key id.
+        """
         if admin == (partner is not None):
             raise InputError("key", "a key is either for a partner or an admin key")
         if partner is not None:
             self._require_partner(partner)
         new = keys.create_key(self.tables, "admin" if admin else "partner", partner)
-        self.audit.append("key.create", actor="local", key=new.key_id, partner=partner)
+        self.audit.append("key.create", actor=actor, key=new.key_id, partner=partner)
         return new
 
     def list_keys(self) -> list[dict[str, Any]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
@@ -101,6 +101,29 @@ def create_share(body: NewShare, state: State, who: Admin) -> dict[str, Any]:
         columns=body.columns,
     )
     return created.summary()
+
+
+class KeyRequest(BaseModel):
+    role: Literal["admin", "partner"]
+    partner: str | None = Field(None, pattern=_NAME, description="required for a partner key")
+
+
+class CreatedKey(BaseModel):
+    key_id: str
+    key: str = Field(description="the API key itself: shown in this answer only")
+    partner: str | None
+    role: Literal["admin", "partner"]
+
+
+@router.post(
+    "/keys",
+    summary="Create an API key; the key is in this answer only (just its hash is stored)",
+    status_code=201,
+)
+def create_key(body: KeyRequest, state: State, who: Admin, response: Response) -> CreatedKey:
+    new = state.create_key(partner=body.partner, admin=body.role == "admin", actor=who.key_id)
+    response.headers["Cache-Control"] = "no-store"
+    return CreatedKey(key_id=new.key_id, key=new.token, partner=new.partner, role=new.role)
 
 
 @router.get("/keys", summary="API keys (ids, roles, partners; never the keys)")
