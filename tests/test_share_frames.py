@@ -1,13 +1,20 @@
-"""A partner's frames leave the server anonymised: a real face photo, through a real server."""
+"""A partner's frames (thumbnails and full frames) leave a real server anonymised: a real face
+photo, and the real highway video's plates; redacted full frames are cached on disk."""
 
 from __future__ import annotations
 
 import io
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
+from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 
+from conftest import shared
 from csvgen import write_csv
 from live_server import live_server
 
@@ -42,62 +49,142 @@ def _face_detail(jpeg: bytes) -> float:
     return float(np.abs(np.diff(face, axis=1)).mean())
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory):
+@contextmanager
+def _served(root: Path, sources: list[Path]) -> Iterator[dict]:
+    """``sources`` ingested into a lake, all shared with acme (faces and plates), served."""
     import drivelake
-    from drivelake.server import ServerConfig, create_app
+    from drivelake.server import create_app
     from drivelake.share import Sharing
 
-    root = tmp_path_factory.mktemp("frames")
-    csv = write_csv(root / "drive" / "cam.csv", n=500, rate_hz=50.0)
-    _face_video(root / "drive" / "cam.mp4")
     lake = drivelake.open(root / "lake")
-    report = lake.ingest([root / "drive"])
+    report = lake.ingest(sources)
     assert report.ok, report.results
-    drive_id = report.drive_ids[0]
-    assert csv.exists()
     sharing = Sharing(lake)
-    sharing.add_partner("acme", "ops@acme.example")
+    for partner in ("acme", "globex"):
+        sharing.add_partner(partner, f"ops@{partner}.example")
     share = sharing.create_share(
-        "faces@v1",
+        "frames@v1",
         partner="acme",
-        selection=f"drive_id = '{drive_id}'",
+        selection="true",
         uses=["research"],
         expires=date(2099, 1, 1),
         anonymise=["faces", "plates"],
     )
-    keys = {"admin": sharing.create_key(admin=True), "acme": sharing.create_key(partner="acme")}
-    with live_server(create_app(lake, ServerConfig())) as base:
+    keys = {"admin": sharing.create_key(admin=True)}
+    keys |= {p: sharing.create_key(partner=p) for p in ("acme", "globex")}
+    with live_server(create_app(lake)) as base:
         yield {
             "base": base,
             "lake": lake,
             "share": share,
-            "drive_id": drive_id,
+            "drive_id": report.drive_ids[0],
             "keys": {k: v.token for k, v in keys.items()},
         }
 
 
-def test_partner_thumbnails_are_anonymised_admin_ones_are_not(served):
-    import httpx
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """A drive of telemetry and a video of a real face."""
+    root = tmp_path_factory.mktemp("frames")
+    write_csv(root / "drive" / "cam.csv", n=500, rate_hz=50.0)
+    _face_video(root / "drive" / "cam.mp4")
+    with _served(root, [root / "drive"]) as world:
+        yield world
 
-    base, share = served["base"], served["share"].share_id
-    frames = served["lake"].sql(
-        f"SELECT frame_id FROM frames WHERE drive_id = '{served['drive_id']}' ORDER BY t_s"
+
+@pytest.fixture(scope="module")
+def highway(tmp_path_factory):
+    """The real front-camera highway video (cars, plates), read from the shared data."""
+    video = shared("video", "solidWhiteRight.mp4")
+    with _served(tmp_path_factory.mktemp("highway"), [video]) as world:
+        yield world
+
+
+def _get(world, path: str, who: str) -> httpx.Response:
+    return httpx.get(world["base"] + path, headers={"X-API-Key": world["keys"][who]}, timeout=120)
+
+
+def _first_frame(world) -> str:
+    frames = world["lake"].sql(
+        f"SELECT frame_id FROM frames WHERE drive_id = '{world['drive_id']}' ORDER BY t_s"
     )
     assert frames.num_rows > 0, "the video's frames were sampled at ingest"
-    frame_id = frames["frame_id"][0].as_py()
-    admin = httpx.get(
-        f"{base}/api/frames/{frame_id}/thumbnail",
-        headers={"X-API-Key": served["keys"]["admin"]},
-        timeout=60,
-    )
-    partner = httpx.get(
-        f"{base}/api/shares/{share}/frames/{frame_id}/thumbnail",
-        headers={"X-API-Key": served["keys"]["acme"]},
-        timeout=60,
-    )
+    return frames["frame_id"][0].as_py()
+
+
+def _rgb(jpeg: bytes) -> np.ndarray:
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(jpeg)).convert("RGB"), dtype=np.int16)
+
+
+def test_partner_thumbnails_are_anonymised_admin_ones_are_not(served):
+    frame_id, share = _first_frame(served), served["share"].share_id
+    admin = _get(served, f"/api/frames/{frame_id}/thumbnail", "admin")
+    partner = _get(served, f"/api/shares/{share}/frames/{frame_id}/thumbnail", "acme")
     assert admin.status_code == partner.status_code == 200
     assert partner.headers["content-type"] == "image/jpeg"
     original, redacted = _face_detail(admin.content), _face_detail(partner.content)
     assert original > 4.0, "the face region of the original thumbnail has real detail"
     assert redacted < 0.5 * original, (original, redacted)
+
+
+def test_partner_full_frame_has_the_face_blurred(served):
+    frame_id, share = _first_frame(served), served["share"].share_id
+    admin = _get(served, f"/api/frames/{frame_id}/image", "admin")
+    partner = _get(served, f"/api/shares/{share}/frames/{frame_id}/image", "acme")
+    assert admin.status_code == partner.status_code == 200
+    assert _rgb(admin.content).shape == _rgb(partner.content).shape == (512, 512, 3)
+    original, redacted = _face_detail(admin.content), _face_detail(partner.content)
+    assert original > 4.0 and redacted < 0.5 * original, (original, redacted)
+
+
+def test_partner_full_frame_of_real_video_has_plates_redacted_and_cached(highway):
+    from drivelake.privacy.anonymize import shared_anonymizer
+
+    frame_id, share = _first_frame(highway), highway["share"].share_id
+    path = f"/api/shares/{share}/frames/{frame_id}/image"
+    admin = _get(highway, f"/api/frames/{frame_id}/image", "admin")
+    started = time.perf_counter()
+    partner = _get(highway, path, "acme")
+    first_s = time.perf_counter() - started
+    assert admin.status_code == partner.status_code == 200, partner.text
+    raw, redacted = _rgb(admin.content), _rgb(partner.content)
+    assert raw.shape == redacted.shape == (540, 960, 3), "full resolution, not the thumbnail"
+    boxes = shared_anonymizer(True, True).boxes(raw.astype(np.uint8))
+    assert boxes, "the detectors find the cars' plates in the real frame"
+    inside = np.zeros(raw.shape[:2], bool)
+    for box in boxes:
+        b = box.clipped(raw.shape[1], raw.shape[0])
+        inside[int(b.y0) : int(np.ceil(b.y1)), int(b.x0) : int(np.ceil(b.x1))] = True
+    changed = np.abs(raw - redacted).max(axis=2)
+    assert changed[inside].mean() > 3 * max(changed[~inside].mean(), 1.0), (
+        changed[inside].mean(),
+        changed[~inside].mean(),
+    )
+    started = time.perf_counter()
+    again = _get(highway, path, "acme")
+    assert again.content == partner.content
+    assert time.perf_counter() - started < first_s / 3, "the redacted frame came from the cache"
+    cached = list((Path(highway["lake"].uri) / "_share" / "frames").glob(f"*/{frame_id}.full.jpg"))
+    assert len(cached) == 1 and cached[0].read_bytes() == partner.content
+
+
+@pytest.mark.parametrize(
+    "frame_id",
+    ["..%2F..%2F_share%2Fsecret", "%2e%2e", "..", "x%00y", "-000001", "ffffffffffff-000000"],
+)
+def test_frame_ids_cannot_traverse_paths(highway, frame_id):
+    share = highway["share"].share_id
+    for path, who in [
+        (f"/api/shares/{share}/frames/{frame_id}/image", "acme"),
+        (f"/api/frames/{frame_id}/image", "admin"),
+    ]:
+        r = _get(highway, path, who)
+        assert r.status_code in (404, 422) and "error" in r.json(), (path, r.status_code)
+
+
+def test_another_partner_cannot_read_the_frames(highway):
+    frame_id, share = _first_frame(highway), highway["share"].share_id
+    r = _get(highway, f"/api/shares/{share}/frames/{frame_id}/image", "globex")
+    assert r.status_code == 404 and "error" in r.json()

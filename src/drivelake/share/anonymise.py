@@ -8,11 +8,16 @@ dependencies) is installed; callers withhold data when it is not, rather than se
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import importlib
+import json
+from collections.abc import Sequence
 from functools import cache
 from types import ModuleType
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -57,3 +62,48 @@ def redact_jpeg(jpeg: bytes, levels: list[str]) -> bytes:
     anonymize = _privacy("anonymize", "anonymize_jpeg")
     assert anonymize is not None, "check frames_available() first"
     return anonymize.anonymize_jpeg(jpeg, levels)
+
+
+def redact_rgb(rgb: np.ndarray, levels: Sequence[str]) -> np.ndarray:
+    """An RGB frame with the faces and/or plates named in ``levels`` redacted."""
+    return _anonymizer(levels)(rgb)
+
+
+def frames_config(levels: Sequence[str]) -> str:
+    """A short hash of everything that shapes a redacted frame, to key cached frames by.
+
+    It covers the levels, the redaction mode and padding, each detector's type and settings,
+    and the drivelake version (detector code changes with it).
+    """
+    import drivelake
+
+    anonymizer = _anonymizer(levels)
+    described = {
+        "levels": sorted(levels),
+        "mode": str(anonymizer.mode),
+        "padding": anonymizer.padding,
+        "detectors": [_settings(d) for d in anonymizer.detectors],
+        "version": drivelake.__version__,
+    }
+    text = json.dumps(described, sort_keys=True, default=repr)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _anonymizer(levels: Sequence[str]) -> Any:
+    anonymize = _privacy("anonymize", "shared_anonymizer")
+    assert anonymize is not None, "check frames_available() first"
+    return anonymize.shared_anonymizer("faces" in levels, "plates" in levels)
+
+
+def _settings(detector: Any) -> dict[str, Any]:
+    """A detector's type and plain settings (thresholds, scales, nested settings objects)."""
+    plain = (int, float, str, bool, tuple, type(None))
+    settings: dict[str, Any] = {"type": type(detector).__qualname__}
+    for name, value in sorted(vars(detector).items()):
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            settings[name] = dataclasses.asdict(value)
+        elif isinstance(value, list):
+            settings[name] = [_settings(v) for v in value]
+        elif isinstance(value, plain):
+            settings[name] = value
+    return settings

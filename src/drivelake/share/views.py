@@ -9,7 +9,9 @@ without a column list allows every other column). Vehicle ids are replaced by ps
 change per drive and per share, so two drives of one vehicle cannot be linked.
 
 Anonymisation follows the licence's levels through :mod:`drivelake.share.anonymise`: ``zones``
-trims locations near homes, depots and each drive's ends; ``faces``/``plates`` redact frames.
+trims locations near homes, depots and each drive's ends; ``faces``/``plates`` redact frames
+(thumbnails and full frames decoded from the video), which are kept redacted on disk
+(:mod:`drivelake.share.frame_cache`) so each is anonymised once.
 When a required anonymiser is not available the data it would have cleaned is withheld (location
 columns dropped, frames refused), never sent raw.
 """
@@ -18,12 +20,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from drivelake.errors import AccessError, NotFoundError
 from drivelake.share import anonymise
-from drivelake.share.secret import sign
+from drivelake.share.frame_cache import FrameCache
+from drivelake.share.secret import sign, state_dir
 
 if TYPE_CHECKING:
     from drivelake.lake import Lake
@@ -38,6 +42,7 @@ WITHHELD = frozenset(
 #: Columns that give away where a vehicle was; they need the ``zones`` anonymisation.
 LOCATION = frozenset({"lat", "lon", "alt_m", "min_lat", "min_lon", "max_lat", "max_lon"})
 DEFAULT_MAX_POINTS = 2000
+FULL_FRAME_QUALITY = 90
 
 
 def downsample(table: pa.Table, max_points: int) -> pa.Table:
@@ -117,18 +122,37 @@ class LakeView:
 
     def thumbnail(self, frame_id: str) -> bytes:
         """One frame's stored JPEG thumbnail."""
+        thumbnail = self._frame_row(frame_id, ["thumbnail"])["thumbnail"]
+        if thumbnail is None:
+            raise NotFoundError(f"no thumbnail for frame {frame_id!r}")
+        return thumbnail
+
+    def frame_image(self, frame_id: str) -> bytes:
+        """One frame at full resolution, decoded from its video, as JPEG."""
+        from drivelake.video.decode import jpeg_bytes
+
+        return jpeg_bytes(self._frame_rgb(frame_id), FULL_FRAME_QUALITY)
+
+    def _frame_row(self, frame_id: str, columns: list[str]) -> dict[str, Any]:
+        """A frame's ``columns``, once its drive is known to be in this view (else not found)."""
         ds = self.lake.dataset("frames")
         table = (
-            ds.to_table(
-                columns=["drive_id", "thumbnail"], filter=f"frame_id = '{_quote(frame_id)}'"
-            )
+            ds.to_table(columns=["drive_id", *columns], filter=f"frame_id = '{_quote(frame_id)}'")
             if ds is not None
             else None
         )
-        if table is None or table.num_rows == 0 or table["thumbnail"][0].as_py() is None:
+        if table is None or table.num_rows == 0:
             raise NotFoundError(f"no frame {frame_id!r}")
-        self.drive_id(table["drive_id"][0].as_py())
-        return table["thumbnail"][0].as_py()
+        row = table.slice(0, 1).to_pylist()[0]
+        self.drive_id(row["drive_id"])
+        return row
+
+    def _frame_rgb(self, frame_id: str) -> np.ndarray:
+        from drivelake.video.decode import to_rgb
+        from drivelake.video.stage import decode_frame
+
+        self._frame_row(frame_id, [])
+        return to_rgb(*decode_frame(self.lake, frame_id))
 
 
 class PartnerView(LakeView):
@@ -140,6 +164,7 @@ class PartnerView(LakeView):
         self._secret = secret
         self._zones = "zones" in share.licence.anonymise
         self._ids = set(share.drive_ids)
+        self._cache = FrameCache(state_dir(lake.uri) / "frames")
 
     def allowed(self, column: str) -> bool:
         if column in KEYS:
@@ -181,12 +206,37 @@ class PartnerView(LakeView):
     def thumbnail(self, frame_id: str) -> bytes:
         """The thumbnail, redacted as the licence requires (refused if it cannot be)."""
         jpeg = super().thumbnail(frame_id)
-        levels = [lv for lv in self.share.licence.anonymise if lv in ("faces", "plates")]
+        levels = self._frame_levels()
         if not levels:
             return jpeg
-        if not anonymise.frames_available():
+        return self._cache.fetch(
+            anonymise.frames_config(levels),
+            f"{frame_id}.thumb",
+            lambda: anonymise.redact_jpeg(jpeg, levels),
+        )
+
+    def frame_image(self, frame_id: str) -> bytes:
+        """The full frame, redacted as the licence requires; redacted once, then cached."""
+        levels = self._frame_levels()
+        if not levels:
+            return super().frame_image(frame_id)
+        from drivelake.video.decode import jpeg_bytes
+
+        self._frame_row(frame_id, [])  # access first: the cache holds every share's frames
+        return self._cache.fetch(
+            anonymise.frames_config(levels),
+            f"{frame_id}.full",
+            lambda: jpeg_bytes(
+                anonymise.redact_rgb(self._frame_rgb(frame_id), levels), FULL_FRAME_QUALITY
+            ),
+        )
+
+    def _frame_levels(self) -> list[str]:
+        """The frame anonymisation the licence requires; AccessError if it cannot be done."""
+        levels = [lv for lv in self.share.licence.anonymise if lv in ("faces", "plates")]
+        if levels and not anonymise.frames_available():
             raise AccessError(
                 f"share {self.share.share_id} requires {', '.join(levels)} anonymisation and no "
                 "frame anonymiser is installed (pip install 'drivelake[privacy]')"
             )
-        return anonymise.redact_jpeg(jpeg, levels)
+        return levels

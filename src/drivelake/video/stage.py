@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from drivelake.errors import InputError
-from drivelake.video.decode import DecodeLog
+from drivelake.video.decode import DecodeLog, Frame, frame_at, save_frame
 from drivelake.video.probe import VideoInfo, probe
 from drivelake.video.sampling import SamplingPolicy, sample
 from drivelake.video.schema import VIDEOS
@@ -263,8 +263,13 @@ def process_results(lake: Lake, results: list) -> None:
 
 def extract_frame(lake: Lake, frame_id: str, out: str | Path) -> Path:
     """Decode one sampled frame at full resolution from its video and write it to ``out``."""
+    frame, rotation = decode_frame(lake, frame_id)
+    return save_frame(frame, rotation, out)
+
+
+def decode_frame(lake: Lake, frame_id: str) -> tuple[Frame, int]:
+    """One sampled frame decoded at full resolution from its video, and the video's rotation."""
     from drivelake.errors import NotFoundError
-    from drivelake.video.decode import frame_at, save_frame
 
     ds = lake.dataset("frames")
     quoted = frame_id.replace("'", "''")
@@ -281,5 +286,4 @@ def extract_frame(lake: Lake, frame_id: str, out: str | Path) -> Path:
     if row is None:
         raise NotFoundError(f"frame {frame_id}: its video {rows[0]['video_id']} is not registered")
     info, _ = info_and_placement(row)
-    frame = frame_at(info, pts=rows[0]["pts"], index=rows[0]["frame_index"])
-    return save_frame(frame, info.rotation, out)
+    return frame_at(info, pts=rows[0]["pts"], index=rows[0]["frame_index"]), info.rotation

@@ -1,6 +1,7 @@
 """Reads of one drive and its frames, over a view: the whole lake (admins) or one share.
 
-Both audiences get the same routes; only the view differs — :class:`LakeView` for admins,
+Both audiences get the same routes (frames as stored thumbnails and as full frames decoded from
+the video); only the view differs — :class:`LakeView` for admins,
 :class:`PartnerView` (licensed columns, anonymised) for a share's partner.
 """
 
@@ -53,3 +54,12 @@ def add_drive_reads(router: APIRouter, prefix: str, View: Any, audience: str) ->
     )
     def thumbnail(view: View, frame_id: str = FrameId) -> Response:
         return Response(view.thumbnail(frame_id), media_type="image/jpeg")
+
+    @router.get(
+        f"{prefix}/frames/{{frame_id}}/image",
+        summary=f"A frame at full resolution, decoded from its video, JPEG ({audience})",
+        response_class=Response,
+        responses={200: {"content": {"image/jpeg": {}}}},
+    )
+    def frame_image(view: View, frame_id: str = FrameId) -> Response:
+        return Response(view.frame_image(frame_id), media_type="image/jpeg")
