@@ -22,17 +22,24 @@ def require_torch() -> None:
     pytest.importorskip("transformers", reason="models extra not installed")
 
 
-def tiny_tokenizer(folder: Path):
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
-    from transformers import CLIPTokenizerFast
+def _bpe(folder: Path, special: list[str]) -> Path:
+    """A byte-level BPE vocabulary trained on a few driving phrases, saved in ``folder``."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-    tok = Tokenizer(models.BPE(unk_token="<|endoftext|>"))
+    tok = Tokenizer(models.BPE(unk_token=special[-1]))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel()
-    special = ["<|startoftext|>", "<|endoftext|>"]
+    tok.decoder = decoders.ByteLevel()
     tok.train_from_iterator(_CORPUS, trainers.BpeTrainer(vocab_size=300, special_tokens=special))
     tok.save(str(folder / "bpe.json"))
+    return folder / "bpe.json"
+
+
+def tiny_tokenizer(folder: Path):
+    from transformers import CLIPTokenizerFast
+
+    special = ["<|startoftext|>", "<|endoftext|>"]
     return CLIPTokenizerFast(
-        tokenizer_file=str(folder / "bpe.json"),
+        tokenizer_file=str(_bpe(folder, special)),
         bos_token=special[0],
         eos_token=special[1],
         unk_token=special[1],
@@ -111,6 +118,50 @@ def tiny_detr(folder: Path) -> Path:
     )
     DetrForObjectDetection(config).save_pretrained(folder)
     DetrImageProcessor(size={"shortest_edge": 64, "longest_edge": 96}).save_pretrained(folder)
+    return folder
+
+
+def tiny_captioner(folder: Path, seed: int = 0) -> Path:
+    """A VisionEncoderDecoder captioner (tiny ViT encoder, tiny GPT-2 decoder), random weights.
+
+    Weights drawn wide (``initializer_range=1``) so that different frames give different
+    captions, and at least a few tokens before end-of-text, so every caption has words.
+    """
+    import torch
+    from transformers import (
+        GPT2Config,
+        GPT2TokenizerFast,
+        VisionEncoderDecoderConfig,
+        VisionEncoderDecoderModel,
+        ViTConfig,
+        ViTImageProcessorPil,
+    )
+
+    folder.mkdir(parents=True, exist_ok=True)
+    end = "<|endoftext|>"
+    tokenizer = GPT2TokenizerFast(
+        tokenizer_file=str(_bpe(folder, [end])), bos_token=end, eos_token=end, pad_token=end
+    )
+    vision = {**_towers(len(tokenizer))["vision_config"], "initializer_range": 1.0}
+    decoder = GPT2Config(
+        vocab_size=len(tokenizer),
+        n_embd=32,
+        n_layer=2,
+        n_head=2,
+        n_positions=64,
+        initializer_range=1.0,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    config = VisionEncoderDecoderConfig.from_encoder_decoder_configs(ViTConfig(**vision), decoder)
+    config.decoder_start_token_id = config.pad_token_id = tokenizer.bos_token_id
+    config.eos_token_id = tokenizer.eos_token_id
+    torch.manual_seed(seed)
+    model = VisionEncoderDecoderModel(config)
+    model.generation_config.min_new_tokens = 3
+    model.save_pretrained(folder)
+    ViTImageProcessorPil(size={"height": 32, "width": 32}).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
     return folder
 
 

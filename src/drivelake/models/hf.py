@@ -78,11 +78,16 @@ class HFModel(Model):
         loaders = {
             IMAGE_EMBEDDING: (transformers.AutoModel, transformers.AutoProcessor),
             DETECTION: (transformers.AutoModelForObjectDetection, transformers.AutoImageProcessor),
-            CAPTION: (transformers.AutoModelForImageTextToText, transformers.AutoProcessor),
+            # images in, tokens out: a VisionEncoderDecoder checkpoint has no joint processor
+            CAPTION: (transformers.AutoModelForImageTextToText, transformers.AutoImageProcessor),
         }
         model_cls, processor_cls = loaders[task]
         try:
             self.processor = processor_cls.from_pretrained(located.path, local_files_only=True)
+            if task == CAPTION:
+                self.tokenizer = transformers.AutoTokenizer.from_pretrained(
+                    located.path, local_files_only=True
+                )
             self.net = model_cls.from_pretrained(located.path, local_files_only=True).eval()
         except (OSError, ValueError) as exc:
             raise ModelError(f"{spec}: cannot load from {located.path}: {exc}") from exc
@@ -141,7 +146,7 @@ class HFModel(Model):
         inputs = self.processor(images=rgb(images), return_tensors="pt")
         with self._torch.inference_mode():
             tokens = self.net.generate(**inputs, max_new_tokens=CAPTION_MAX_TOKENS)
-        return [t.strip() for t in self.processor.batch_decode(tokens, skip_special_tokens=True)]
+        return [t.strip() for t in self.tokenizer.batch_decode(tokens, skip_special_tokens=True)]
 
     def _check(self, task: str) -> None:
         if task not in self.tasks:

@@ -28,7 +28,9 @@ class SentenceModel(Model):
             self.net = SentenceTransformer(str(located.path), device="cpu", local_files_only=True)
         except (OSError, ValueError) as exc:
             raise ModelError(f"{spec}: cannot load from {located.path}: {exc}") from exc
-        dim = self.net.get_sentence_embedding_dimension()
+        # renamed in sentence-transformers 6; the old name still works, with a warning
+        width = getattr(self.net, "get_embedding_dimension", None)
+        dim = width() if width else self.net.get_sentence_embedding_dimension()
         super().__init__(str(spec), located.revision, frozenset({TEXT_EMBEDDING}), dim)
 
     def embed_texts(self, texts: list[str]) -> np.ndarray:

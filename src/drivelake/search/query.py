@@ -161,7 +161,7 @@ def _detection_hits(
     )
     if model:
         query += f" AND model = '{_quote(model)}'"
-    table = con.execute(query + " GROUP BY drive_id, frame_id").to_arrow_table()
+    table = con.sql(query + " GROUP BY drive_id, frame_id").to_arrow_table()
     if allowed is not None:
         table = table.filter(pa.array([f in allowed for f in table.column("frame_id").to_pylist()]))
     return table
@@ -171,7 +171,7 @@ def _frame_times(con: duckdb.DuckDBPyConnection, drives: list[str]) -> dict[str,
     if not drives or not has_table(con, "frames"):
         return {}
     listed = ", ".join(f"'{_quote(d)}'" for d in drives)
-    table = con.execute(
+    table = con.sql(
         f"SELECT drive_id, list(t_s) AS ts FROM frames WHERE drive_id IN ({listed}) GROUP BY 1"
     ).to_arrow_table()
     return {
@@ -193,7 +193,7 @@ def _decorate(con: duckdb.DuckDBPyConnection, spans: pa.Table) -> pa.Table:
     )
     thumb = "f.thumbnail" if frames else "NULL::BLOB AS thumbnail"
     join = "LEFT JOIN frames f ON f.frame_id = c.frame_id" if frames else ""
-    result = con.execute(
+    result = con.sql(
         f"SELECT c.drive_id, c.vehicle_id, c.start_s, c.end_s, c.score, c.matches, c.frame_id, "
         f"c.source, c.text, c.event_id, c.event_type, c.severity, {thumb} "
         f"FROM ({query}) c {join} "
