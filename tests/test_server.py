@@ -210,3 +210,48 @@ def _no_server_errors(operation, base_url: str, headers: dict[str, str]):
         case.call_and_validate(base_url=base_url, headers=headers, checks=[not_a_server_error])
 
     return check
+
+
+def test_partner_downloads_its_signed_bundle(world, tmp_path):
+    import io
+    import tarfile
+
+    from drivelake.share.bundle import verify_bundle
+
+    acme, globex = world["shares"]["acme"].share_id, world["shares"]["globex"].share_id
+    headers = {"X-API-Key": world["keys"]["acme"]}
+    assert get(world, f"/api/shares/{globex}/bundle", "globex").status_code == 404
+    r = httpx.post(f"{world['base']}/api/shares/{globex}/bundle", headers=headers, timeout=10)
+    assert r.status_code == 404 and "error" in r.json()
+    assert get(world, f"/api/shares/{globex}/bundle", "globex").status_code == 404
+    r = httpx.post(f"{world['base']}/api/shares/{acme}/bundle", headers=headers, timeout=10)
+    assert r.status_code == 202 and r.json()["status"] in ("running", "ready"), r.text
+    job = r.json()["job_id"]
+    deadline = time.monotonic() + 120
+    status = r.json()
+    while status["status"] == "running":
+        assert time.monotonic() < deadline, "the bundle was not written in time"
+        time.sleep(0.2)
+        status = get(world, f"/api/shares/{acme}/bundle", "acme").json()
+    assert status["status"] == "ready" and status["job_id"] == job, status
+    assert get(world, f"/api/shares/{acme}/bundle/download", "globex").status_code == 404
+    r = get(world, f"/api/shares/{acme}/bundle/download", "acme")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/x-tar"
+    with tarfile.open(fileobj=io.BytesIO(r.content)) as tar:
+        tar.extractall(tmp_path, filter="data")
+    bundle = tmp_path / f"{acme}-bundle"
+    secret = world["sharing"].secret
+    assert verify_bundle(bundle, secret) == []
+    assert set(status["manifest"]["files"]) == {
+        p.relative_to(bundle).as_posix() for p in bundle.rglob("*.parquet")
+    }
+    data = bytearray((bundle / "drives.parquet").read_bytes())
+    data[len(data) // 2] ^= 0x01
+    (bundle / "drives.parquet").write_bytes(bytes(data))
+    assert verify_bundle(bundle, secret) == ["drives.parquet: content changed"]
+    entries = list(world["sharing"].audit.entries())
+    acme_key = world["keys"]["acme"].split("_")[1]
+    export = next(e for e in entries if e["action"] == "share.export" and e["share"] == acme)
+    download = next(e for e in entries if e["action"] == "share.download")
+    assert export["actor"] == download["actor"] == acme_key
+    assert download["manifest_sha256"] == export["manifest_sha256"] == status["manifest_sha256"]

@@ -4,7 +4,8 @@ A **licence** grants a partner some uses (research, training, ...) of some targe
 expiry date, limited to some columns and requiring some anonymisation levels. A **share** is one
 target + its licence + the partner: through it the partner sees an anonymised, column-limited
 view of exactly that target (see :mod:`drivelake.share.views`). :class:`Sharing` is the one
-object the CLI and the server use; it also owns the keys and the audit log.
+object the CLI and the server use; it also owns the keys, the audit log and the background
+bundle jobs (:mod:`drivelake.share.bundle_jobs`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from drivelake.errors import AccessError, InputError, NotFoundError
 from drivelake.share import keys, targets
 from drivelake.share.audit import AuditLog
+from drivelake.share.bundle_jobs import BundleJobs
 from drivelake.share.secret import load_secret, state_dir
 from drivelake.share.tables import RegistryTables, now
 
@@ -93,6 +95,7 @@ class Sharing:
         self.secret = load_secret(folder)
         self.tables = RegistryTables(lake)
         self.audit = AuditLog(folder / "audit.jsonl", self.secret)
+        self.bundles = BundleJobs(self)
 
     # ------------------------------------------------------------------ partners
 

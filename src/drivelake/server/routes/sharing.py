@@ -5,15 +5,17 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
-from fastapi.responses import Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 
+from drivelake.errors import NotFoundError
 from drivelake.server.auth import admin, principal, sharing
 from drivelake.server.encode import jsonable, rows
 from drivelake.server.routes import ID
 from drivelake.server.routes.reads import add_drive_reads
 from drivelake.share import ANONYMISE_LEVELS, Principal, Sharing
+from drivelake.share.bundle_jobs import BundleJob
 from drivelake.share.views import PartnerView
 
 router = APIRouter(prefix="/api", tags=["sharing"])
@@ -52,6 +54,54 @@ def share_drives(view: ShareView) -> list[dict[str, Any]]:
 
 
 add_drive_reads(router, "/shares/{share_id}", ShareView, "a share, as licensed")
+
+
+@router.post(
+    "/shares/{share_id}/bundle",
+    summary="Start writing the share's signed export bundle (poll GET .../bundle)",
+    status_code=202,
+)
+def start_bundle(view: ShareView, state: State, who: Caller) -> dict[str, Any]:
+    return state.bundles.start(view.share.share_id, who).summary()
+
+
+@router.get(
+    "/shares/{share_id}/bundle",
+    summary="The share's latest bundle job: running, ready (with the manifest of hashes), failed",
+)
+def bundle_status(view: ShareView, state: State) -> dict[str, Any]:
+    return _bundle_job(state, view).summary()
+
+
+@router.get(
+    "/shares/{share_id}/bundle/download",
+    summary="The share's ready bundle, a tar of its files, manifest and signature",
+    response_class=FileResponse,
+    responses={200: {"content": {"application/x-tar": {}}}},
+)
+def download_bundle(view: ShareView, state: State, who: Caller) -> FileResponse:
+    job = _bundle_job(state, view)
+    if job.status != "ready":
+        why = f": {job.error}" if job.error else "; poll GET .../bundle until it is ready"
+        raise HTTPException(409, f"bundle {job.job_id} is {job.status}{why}")
+    state.audit.append(
+        "share.download",
+        actor=who.key_id,
+        partner=view.share.partner,
+        share=job.share_id,
+        bundle=job.job_id,
+        manifest_sha256=job.manifest_sha256,
+    )
+    return FileResponse(
+        job.archive, media_type="application/x-tar", filename=f"{job.share_id}-bundle.tar"
+    )
+
+
+def _bundle_job(state: Sharing, view: PartnerView) -> BundleJob:
+    job = state.bundles.latest(view.share.share_id)
+    if job is None:
+        raise NotFoundError(f"share {view.share.share_id} has no bundle yet: POST to start one")
+    return job
 
 
 # ---------------------------------------------------------------- admin
