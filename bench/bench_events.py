@@ -21,7 +21,7 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 from drivelake.events import load_config  # noqa: E402
-from drivelake.events.detectors import detect_motion, peak_floor  # noqa: E402
+from drivelake.events.detectors import detect_motion, peak_floors  # noqa: E402
 from drivelake.signals.motion import vehicle_motion  # noqa: E402
 from drivelake.synth import synth_drive  # noqa: E402
 
@@ -49,7 +49,7 @@ def main() -> None:
             base_wall += time.perf_counter() - w
             base_cpu += time.process_time() - c
             w, c = time.perf_counter(), time.process_time()
-            m = vehicle_motion(acc, gyro, 100, peak_floor=peak_floor(cfg))
+            m = vehicle_motion(acc, gyro, 100, **peak_floors(cfg))
             n_events += len(detect_motion(m, cfg))
             det_wall += time.perf_counter() - w
             det_cpu += time.process_time() - c

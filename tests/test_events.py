@@ -8,7 +8,7 @@ import pytest
 
 from conftest import shared
 from drivelake.events import detect, events, load_config
-from drivelake.events.detectors import detect_motion, peak_floor
+from drivelake.events.detectors import detect_motion, peak_floors
 from drivelake.events.evaluate import Label, evaluate, read_truth
 from drivelake.signals.motion import vehicle_motion
 from drivelake.synth import synth_drive
@@ -48,7 +48,7 @@ def test_calibration_recovers_synthetic_mount_and_detects_every_type():
     preds, labels = [], []
     for seed, cls in enumerate(("car", "van", "truck")):
         d = synth_drive(seed=seed, minutes=12, vehicle_class=cls)
-        m = vehicle_motion(d.acc, d.gyro, d.rate_hz, peak_floor=peak_floor(cfg.thresholds(cls)))
+        m = vehicle_motion(d.acc, d.gyro, d.rate_hz, **peak_floors(cfg.thresholds(cls)))
         assert _angle_deg(m.calibration.spans[0].rotation, d.vehicle.mount_matrix) < 3.0
         p, lb = _scored_drive(d, m, cfg.thresholds(cls), off=seed * 10_000)
         preds, labels = preds + p, labels + lb
@@ -89,6 +89,19 @@ def test_comma_longitudinal_accel_agrees_with_can_speed(lake):
     r = np.corrcoef(a, b)[0, 1]
     print(f"comma2k19 calibrated a_long vs dv/dt(CAN): r = {r:.3f}")
     assert r >= 0.8, r
+    # road roughness of a real highway drive: finite, every 100 m, in the range of ride
+    # vibration (ISO 2631-1: ~0.1-1 m/s² from smooth to rough roads), covering the distance
+    from drivelake.events.roughness import roughness_segments
+
+    rough = roughness_segments(motion, load_config().thresholds("car"))
+    index = np.array([s.rms_mps2 for s in rough])
+    km = np.nansum(motion.speed) / motion.rate_hz / 1000
+    print(
+        f"comma2k19 roughness: {len(index)} segments over {km:.2f} km, "
+        f"median {np.median(index):.3f}, max {index.max():.3f} m/s²"
+    )
+    assert len(index) >= 0.9 * km * 10 - 1
+    assert np.isfinite(index).all() and 0.02 < np.median(index) < 1.5 and index.max() < 5
 
 
 def _stressed_drive(seed: int, scenario: str, filter_tau_s: float = 2.0):
@@ -144,9 +157,7 @@ def test_detectors_survive_noise_mount_changes_and_a_drifting_filtered_earth_fra
     preds, labels, taus = [], [], []
     for seed in (1, 3):
         d, acc, gyro, tracked = _stressed_drive(seed, scenario)
-        m = vehicle_motion(
-            acc, gyro, d.rate_hz, heading_tracked=tracked, peak_floor=peak_floor(cfg)
-        )
+        m = vehicle_motion(acc, gyro, d.rate_hz, heading_tracked=tracked, **peak_floors(cfg))
         taus.append(m.calibration.filter_tau_s)
         if scenario == "mount_change":  # cut where the mount changed, not at a window edge
             cuts = [s.start_s for s in m.calibration.spans[1:]]
@@ -212,3 +223,35 @@ def test_detect_is_idempotent_and_a_new_config_is_a_new_run(lake, tmp_path):
     assert other["run_id"] != first["run_id"] and other["processed"] == 1
     old = events(lake, run_id=first["run_id"])
     assert old.num_rows == rows
+
+
+def test_roughness_index_measures_the_road_vibration_per_100_m():
+    """Each 100 m segment's index matches the generator's true vibration (RMS of its vertical
+    road vibration plus sensor noise over the counted samples), and a rough stretch stands out."""
+    from drivelake.events.roughness import roughness_segments
+    from drivelake.synth import ROUGH_ROAD_FACTOR
+
+    cfg = load_config().thresholds("car")
+    harsh = ["harsh_brake", "harsh_turn", "harsh_acceleration", "harsh_lane_change"]
+    d = synth_drive(seed=5, minutes=8, harsh=harsh, rough_spans_s=[(150, 250)])
+    acc, gyro = d.acc.astype(np.float32), d.gyro.astype(np.float32)  # as a lake stores them
+    m = vehicle_motion(acc, gyro, d.rate_hz, **peak_floors(cfg))
+    m.speed = np.interp(m.t_s, d.gps_index / d.rate_hz, d.gps_speed_mps)
+    segments = roughness_segments(m, cfg)
+    assert sum(s.distance_m for s in segments) > 0.95 * d.distance_m - 100
+    factor = round(d.rate_hz / m.rate_hz)
+    rough, smooth = [], []
+    for s in segments:
+        assert abs(s.distance_m - cfg["roughness_segment_m"]) < 5 or s is segments[-1]
+        counted = np.repeat(m.speed[s.i0 : s.i1] >= cfg["roughness_min_speed_kmh"] / 3.6, factor)
+        std = d.vibration_std[s.i0 * factor : s.i1 * factor][counted]
+        true = np.sqrt(np.mean(std**2) + 0.03**2)  # the generator's sensor noise
+        assert abs(s.rms_mps2 / true - 1) < 0.08, (s, true)
+        t0, t1 = s.i0 / m.rate_hz, s.i1 / m.rate_hz
+        if t0 >= 150 and t1 <= 250:
+            rough.append(s.rms_mps2)
+        elif t1 <= 150 or t0 >= 250:
+            smooth.append(s.rms_mps2)
+    assert len(rough) >= 8 and len(smooth) >= 30
+    # the index also grows with speed (slow stretches read lower): a margin below the factor
+    assert min(rough) > 0.6 * ROUGH_ROAD_FACTOR * max(smooth)

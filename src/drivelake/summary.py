@@ -46,4 +46,8 @@ def describe_drive(lake: Lake, drive_id: str) -> dict[str, Any]:
                 f"{spans[0]['method']}: {len(spans)} span(s), quality "
                 f"{sum(s['quality'] * (s['end_s'] - s['start_s']) for s in spans) / total:.2f}"
             )
+    from drivelake.events.store import roughness_summary
+
+    if rough := roughness_summary(lake, d["drive_id"]):
+        info["roughness"] = rough
     return info

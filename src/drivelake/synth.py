@@ -46,6 +46,8 @@ EARTH_RADIUS_M = 6_371_008.8
 DEFAULT_BASE = (48.137, 11.575)
 DEFAULT_START_UTC = datetime(2024, 3, 4, 7, 0, tzinfo=UTC)
 LANE_WIDTH_M = 3.5
+#: How much harder a rough stretch (broken surface, cobbles) shakes the vehicle than smooth road.
+ROUGH_ROAD_FACTOR = 4.0
 
 HARSH_TYPES = EVENT_TYPES  # the generator injects every type the detectors know
 NORMAL_TYPES = ("normal_brake", "normal_acceleration", "normal_turn", "normal_lane_change")
@@ -152,6 +154,8 @@ class SynthDrive:
     gps_speed_mps: np.ndarray
     course_deg: np.ndarray
     truth: list[TruthEvent] = field(default_factory=list)
+    #: true std of the road's vertical vibration per sample, m/s² (the roughness truth)
+    vibration_std: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.speed_mps)
@@ -439,11 +443,14 @@ def synth_drive(
     start_utc: datetime = DEFAULT_START_UTC,
     base: tuple[float, float] = DEFAULT_BASE,
     speed_limit_kmh: float = 50.0,
+    rough_spans_s: Sequence[tuple[float, float]] = (),
 ) -> SynthDrive:
     """Generate one drive in memory (deterministic for ``seed``; vectorised, ~0.2 s per hour).
 
     ``harsh`` lists the manoeuvres to inject in order, one every second street segment; by
     default every type in :data:`HARSH_TYPES` in a seeded order, repeated to fill the drive.
+    ``rough_spans_s``: ``(start_s, end_s)`` stretches of rough road, where the road vibration
+    is :data:`ROUGH_ROAD_FACTOR` times stronger (nothing else about the drive changes).
     """
     rng = np.random.default_rng(seed)
     if vehicle is None:
@@ -460,7 +467,10 @@ def synth_drive(
     _add_cruise_noise(route, v, a_lon, dt)
     a_lat = v * r
 
-    vib = kind.vibration * np.minimum(0.1 + v / 15.0, 1.5)[:, None] * rng.standard_normal((n, 3))
+    vibration_std = kind.vibration * np.minimum(0.1 + v / 15.0, 1.5)
+    for start, end in rough_spans_s:
+        vibration_std[round(start * rate_hz) : round(end * rate_hz)] *= ROUGH_ROAD_FACTOR
+    vib = vibration_std[:, None] * rng.standard_normal((n, 3))
     vib[:, :2] /= 3
     mount = vehicle.mount_matrix  # device = vehicle @ R, row by row (R maps device to vehicle)
     acc = (
@@ -503,6 +513,7 @@ def synth_drive(
         lon=lon,
         gps_speed_mps=gps_speed,
         course_deg=course,
+        vibration_std=vibration_std,
     )
     drive.truth = [_truth_event(e, v, limit, rate_hz) for e in route.truth]
     return drive

@@ -1,4 +1,4 @@
-"""Commands over driving events: detect, events, eval events."""
+"""Commands over driving events: detect, events, roughness, eval events."""
 
 from __future__ import annotations
 
@@ -46,6 +46,18 @@ def events(
     print_rows(query(get_lake(ctx), drive, type_, run), fmt, title="events")
 
 
+def roughness(
+    ctx: typer.Context,
+    drive: str = typer.Option(None, "--drive", help="Only this drive"),
+    run: str = typer.Option(None, "--run", help="A run id (default: each drive's latest run)"),
+    fmt: Format = FORMAT,
+) -> None:
+    """Road roughness per ~100 m of road: RMS vertical acceleration (m/s²) with its position."""
+    from drivelake.events import roughness as query
+
+    print_rows(query(get_lake(ctx), drive, run), fmt, title="roughness")
+
+
 @eval_app.command("events")
 def eval_events(
     ctx: typer.Context,
@@ -70,4 +82,5 @@ def eval_events(
 def register(app: typer.Typer) -> None:
     app.command()(detect)
     app.command()(events)
+    app.command()(roughness)
     app.add_typer(eval_app, name="eval")

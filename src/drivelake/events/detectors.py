@@ -13,10 +13,12 @@ is rejected, because the vehicle did not actually accelerate.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
 
+from drivelake.events.zones import SpeedLimits
 from drivelake.schema import EVENT_TYPES
 from drivelake.signals.gravity import STANDARD_GRAVITY as G
 from drivelake.signals.motion import Motion
@@ -34,6 +36,7 @@ class Candidate:
     threshold: float
     direction: str | None = None
     confidence: float = 1.0
+    zone: str | None = None  # the speed zone whose limit was exceeded (speeding only)
 
     @property
     def severity(self) -> str:
@@ -191,9 +194,10 @@ def _side(sign: float) -> str:
     return "left" if sign > 0 else "right"
 
 
-def peak_floor(cfg: dict) -> float:
-    """The lowest shock threshold (m/s²): block peaks must be exact from here up."""
-    return min(cfg["impact_g"], cfg["pothole_g"]) * G
+def peak_floors(cfg: dict) -> dict[str, float]:
+    """``vehicle_motion`` keywords: block peaks must be exact from the impact and pothole
+    thresholds up (the impact test also reads the vertical peak, which is then far below it)."""
+    return {"shock_floor": cfg["impact_g"] * G, "vertical_floor": cfg["pothole_g"] * G}
 
 
 def shocks(m: Motion, cfg: dict) -> list[Candidate]:
@@ -237,16 +241,35 @@ def _stopped_after(m: Motion, i: int) -> float:
     return 1.0 if np.nanmin(after, initial=np.inf) < 1.0 else 0.6
 
 
-def speeding(m: Motion, cfg: dict) -> list[Candidate]:
-    """Speed above the configured limit plus tolerance for at least the minimum duration."""
+def speeding(m: Motion, cfg: dict, limits: SpeedLimits | None = None) -> list[Candidate]:
+    """Speed above the limit plus tolerance for at least the minimum duration.
+
+    The limit is the vehicle class's, or per sample from ``limits`` (geofenced zones): an
+    episode that crosses from one zone into another is one event per zone, each naming it.
+    """
     if m.speed is None:
         return []
-    limit = (cfg["speed_limit_kmh"] + cfg["speed_tolerance_kmh"]) / 3.6
-    min_len = int(cfg["speeding_min_duration_s"] * m.rate_hz)
-    return [
-        Candidate("speeding", s, e, float(np.nanmax(m.speed[s:e])), "m/s", limit)
-        for s, e in lobes(m.speed, limit, limit, min_len)
-    ]
+    tolerance, min_len = cfg["speed_tolerance_kmh"], int(cfg["speeding_min_duration_s"] * m.rate_hz)
+    if limits is None:
+        allowed = (cfg["speed_limit_kmh"] + tolerance) / 3.6
+        return [
+            Candidate("speeding", s, e, float(np.nanmax(m.speed[s:e])), "m/s", allowed)
+            for s, e in lobes(m.speed, allowed, allowed, min_len)
+        ]
+    n = len(m.speed)
+    allowed_at = (limits.limit_kmh[:n] + tolerance) / 3.6
+    out = []
+    for s, e in lobes(m.speed - allowed_at, 0.0, 0.0, min_len):
+        cuts = (s + 1 + np.flatnonzero(np.diff(limits.zone[s:e]))).tolist()
+        for a, b in itertools.pairwise([s, *cuts, e]):
+            if b - a >= min_len:
+                peak = float(np.nanmax(m.speed[a:b]))
+                out.append(
+                    Candidate(
+                        "speeding", a, b, peak, "m/s", float(allowed_at[a]), zone=limits.name(a)
+                    )
+                )
+    return out
 
 
 def suppress_overlaps(cands: list[Candidate], rate_hz: float) -> list[Candidate]:
@@ -261,8 +284,11 @@ def suppress_overlaps(cands: list[Candidate], rate_hz: float) -> list[Candidate]
     ]
 
 
-def detect_motion(m: Motion, cfg: dict, types: set[str] | None = None) -> list[Candidate]:
-    """Every detector over one drive's motion; ``types`` limits which event types are kept."""
-    cands = [*longitudinal(m, cfg), *lateral(m, cfg), *shocks(m, cfg), *speeding(m, cfg)]
+def detect_motion(
+    m: Motion, cfg: dict, types: set[str] | None = None, limits: SpeedLimits | None = None
+) -> list[Candidate]:
+    """Every detector over one drive's motion; ``types`` limits which event types are kept;
+    ``limits``: geofenced speed limits along the drive (default: the class's limit)."""
+    cands = [*longitudinal(m, cfg), *lateral(m, cfg), *shocks(m, cfg), *speeding(m, cfg, limits)]
     cands = suppress_overlaps(cands, m.rate_hz)
     return [c for c in cands if types is None or c.type in types]

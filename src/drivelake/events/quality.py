@@ -38,7 +38,7 @@ def _imu_problem(accel: pa.Table | None, gyro: pa.Table | None, cfg: dict) -> st
 
 
 def coverage(accel, gyro, gnss, can, cfg: dict) -> dict[str, tuple[bool, str]]:
-    """``{type: (analysable, reason)}`` for every event type."""
+    """``{type: (analysable, reason)}`` for every event type, and for ``roughness``."""
     problem = _imu_problem(accel, gyro, cfg)
     out = {t: (problem is None, problem or "") for t in IMU_TYPES}
     speed = can if can is not None else gnss
@@ -47,4 +47,6 @@ def coverage(accel, gyro, gnss, can, cfg: dict) -> dict[str, tuple[bool, str]]:
     else:
         rate = median_rate_hz(speed.column("t_ns").to_numpy())
         out["speeding"] = (rate >= 0.5, "" if rate >= 0.5 else f"speed too sparse ({rate:.2f} Hz)")
+    # roughness is per distance: it needs the IMU and the speed that measures distance
+    out["roughness"] = out["speeding"] if problem is None else (False, problem)
     return out

@@ -4,6 +4,7 @@ Tables (all carry ``run_id`` = detector version + config hash, so a run with ano
 separate run and never mixes with the old one):
 
 * ``events`` — one row per event;
+* ``roughness`` — per drive, one row per ~100 m of road: the roughness index (RMS m/s²);
 * ``event_coverage`` — per drive and type: analysable or not, with the reason;
 * ``calibrations`` — per drive: the sensor -> vehicle rotation per time span with its quality;
 * ``event_runs`` — one row per (run, drive), written *last*: a drive counts as done for a run
@@ -23,8 +24,10 @@ import numpy as np
 import pyarrow as pa
 
 from drivelake.events.config import DETECTOR_VERSION, EventConfig, load_config
-from drivelake.events.detectors import TYPES, detect_motion, peak_floor
+from drivelake.events.detectors import TYPES, detect_motion, peak_floors
 from drivelake.events.quality import coverage
+from drivelake.events.roughness import roughness_segments
+from drivelake.events.zones import speed_limits
 from drivelake.schema import FRAME_EARTH_ENU
 from drivelake.signals.motion import ANALYSIS_HZ, vehicle_motion
 from drivelake.signals.resample import median_rate_hz, resample, uniform_grid
@@ -49,6 +52,23 @@ EVENTS = pa.schema(
         ("unit", pa.string()),
         ("severity", pa.string()),
         ("confidence", pa.float64()),
+        ("lat", pa.float64()),
+        ("lon", pa.float64()),
+        ("detector_version", pa.string()),
+        ("config_hash", pa.string()),
+        ("zone", pa.string()),  # speeding: the geofence whose limit was exceeded
+    ]
+)
+ROUGHNESS = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("drive_id", pa.string()),
+        ("segment", pa.int32()),
+        ("start_s", pa.float64()),
+        ("end_s", pa.float64()),
+        ("distance_m", pa.float64()),
+        ("speed_mps", pa.float64()),
+        ("roughness_mps2", pa.float64()),
         ("lat", pa.float64()),
         ("lon", pa.float64()),
         ("detector_version", pa.string()),
@@ -121,6 +141,8 @@ def detect(
     wanted = [lake.resolve_drive_id(d) for d in wanted]
     done = done_drives(lake, run_id)
     todo = [d for d in wanted if d not in done]
+    if todo:
+        _add_missing_columns(lake, "events", EVENTS)
     total = 0
     for _, n in get_engine("local", jobs).map(_detect_one, [(lake.uri, d, cfg) for d in todo]):
         total += n
@@ -144,13 +166,34 @@ def _detect_one(item: tuple[str, str, EventConfig]) -> int:
     streams = {s: lake.stream(drive_id, s) for s in ("accel", "gyro", "gnss", "can")}
     cover, motion, grid = analyse(drive, streams, thresholds)
     rows: list[dict] = []
+    rough: list[dict] = []
     if motion is not None:
         _store_calibration(lake, drive, motion)
         ok_types = {t for t, (ok, _) in cover.items() if ok}
-        cands = detect_motion(motion, thresholds, ok_types)
-        rows = [_event_row(drive, run_id, cfg, c, grid, streams.get("gnss")) for c in cands]
+        lat, lon = positions_on_grid(streams.get("gnss"), grid)
+        limits = None
+        if cfg.zones:
+            default = thresholds["speed_limit_kmh"]
+            limits = speed_limits(cfg.zones, thresholds["vehicle_class"], lat, lon, default)
+        cands = detect_motion(motion, thresholds, ok_types, limits)
+        rows = [_event_row(drive, run_id, cfg, c, grid, lat, lon) for c in cands]
+        if cover["roughness"][0]:
+            segments = roughness_segments(motion, thresholds)
+            rough = [
+                _span_row(drive, run_id, cfg, s.i0, s.i1, grid, lat, lon)
+                | {
+                    "segment": k,
+                    "distance_m": round(s.distance_m, 1),
+                    "speed_mps": round(s.speed_mps, 2),
+                    "roughness_mps2": round(s.rms_mps2, 4),
+                }
+                for k, s in enumerate(segments)
+            ]
     if rows:
         lake.append("events", pa.Table.from_pylist(rows, schema=EVENTS), message=f"events {run_id}")
+    if rough:
+        table = pa.Table.from_pylist(rough, schema=ROUGHNESS)
+        lake.append("roughness", table, message=f"roughness {run_id}")
     cov = [
         {"run_id": run_id, "drive_id": drive_id, "type": t, "analysable": ok, "reason": why}
         for t, (ok, why) in cover.items()
@@ -182,7 +225,7 @@ def analyse(drive: dict, streams: dict[str, pa.Table | None], cfg: dict):
     a = resample(t_a, vec(accel, ("ax", "ay", "az")), grid, max_gap_s=cfg.get("max_gap_s", 0.5))
     g = resample(t_g, vec(gyro, ("gx", "gy", "gz")), grid, max_gap_s=cfg.get("max_gap_s", 0.5))
     tracked = drive["source_frame"] == FRAME_EARTH_ENU
-    motion = vehicle_motion(a, g, rate, heading_tracked=tracked, peak_floor=peak_floor(cfg))
+    motion = vehicle_motion(a, g, rate, heading_tracked=tracked, **peak_floors(cfg))
     factor = round(rate / motion.rate_hz)
     grid10 = grid[::factor][: len(motion.yaw_rate)]
     speed_src = streams["can"] if streams.get("can") is not None else streams.get("gnss")
@@ -193,37 +236,61 @@ def analyse(drive: dict, streams: dict[str, pa.Table | None], cfg: dict):
     return cover, motion, grid10
 
 
-def _event_row(drive, run_id, cfg, c, grid, gnss) -> dict:
-    t0, t1 = int(grid[c.i0]), int(grid[min(c.i1, len(grid)) - 1])
-    offset = drive.get("utc_offset_ns")
-    lat = lon = None
-    if gnss is not None and gnss.num_rows:
-        mid = (t0 + t1) // 2
-        tg = gnss.column("t_ns").to_numpy()
-        k = int(np.clip(np.searchsorted(tg, mid), 0, len(tg) - 1))
-        if abs(tg[k] - mid) < 5e9:
-            lat, lon = gnss.column("lat")[k].as_py(), gnss.column("lon")[k].as_py()
-    start_s = (t0 - drive["start_ns"]) / 1e9
-    key = f"{run_id}|{drive['drive_id']}|{c.type}|{c.direction}|{t0}"
+#: Fixes further apart than this say nothing about where the vehicle was in between.
+POSITION_GAP_S = 10.0
+
+
+def positions_on_grid(gnss: pa.Table | None, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Latitude and longitude at the analysis grid's times: NaN where no fix is near."""
+    if gnss is None or not gnss.num_rows:
+        return np.full(len(grid), np.nan), np.full(len(grid), np.nan)
+    t = gnss.column("t_ns").to_numpy()
+    lat, lon = (gnss.column(c).to_numpy(zero_copy_only=False).astype(float) for c in ("lat", "lon"))
+    ok = np.isfinite(lat) & np.isfinite(lon)
+    both = resample(t[ok], np.stack([lat[ok], lon[ok]], 1), grid, max_gap_s=POSITION_GAP_S)
+    return both[:, 0], both[:, 1]
+
+
+def _span_row(drive, run_id, cfg, i0, i1, grid, lat, lon) -> dict:
+    """What every row about a span of a drive says: times, position at its middle, the run."""
+    t0, t1 = int(grid[i0]), int(grid[min(i1, len(grid)) - 1])
+    mid = (i0 + min(i1, len(grid)) - 1) // 2
     return {
-        "event_id": hashlib.sha256(key.encode()).hexdigest()[:16],
         "run_id": run_id,
         "drive_id": drive["drive_id"],
+        "start_s": round((t0 - drive["start_ns"]) / 1e9, 3),
+        "end_s": round((t1 - drive["start_ns"]) / 1e9, 3),
+        "lat": float(lat[mid]) if np.isfinite(lat[mid]) else None,
+        "lon": float(lon[mid]) if np.isfinite(lon[mid]) else None,
+        "detector_version": DETECTOR_VERSION,
+        "config_hash": cfg.hash,
+    }
+
+
+def _event_row(drive, run_id, cfg, c, grid, lat, lon) -> dict:
+    row = _span_row(drive, run_id, cfg, c.i0, c.i1, grid, lat, lon)
+    t0, t1 = int(grid[c.i0]), int(grid[min(c.i1, len(grid)) - 1])
+    offset = drive.get("utc_offset_ns")
+    key = f"{run_id}|{drive['drive_id']}|{c.type}|{c.direction}|{t0}"
+    return row | {
+        "event_id": hashlib.sha256(key.encode()).hexdigest()[:16],
         "type": c.type,
         "direction": c.direction,
         "start_utc_ns": None if offset is None else t0 + offset,
         "end_utc_ns": None if offset is None else t1 + offset,
-        "start_s": round(start_s, 3),
-        "end_s": round((t1 - drive["start_ns"]) / 1e9, 3),
         "peak": round(c.peak, 4),
         "unit": c.unit,
         "severity": c.severity,
         "confidence": round(c.confidence, 3),
-        "lat": lat,
-        "lon": lon,
-        "detector_version": DETECTOR_VERSION,
-        "config_hash": cfg.hash,
+        "zone": c.zone,
     }
+
+
+def _add_missing_columns(lake: Lake, name: str, schema: pa.Schema) -> None:
+    """A table written by an older version gains the newer (nullable) columns, empty."""
+    ds = lake.dataset(name)
+    if ds is not None and (missing := [f for f in schema if f.name not in ds.schema.names]):
+        ds.add_columns(missing)
 
 
 def _store_calibration(lake: Lake, drive: dict, motion) -> None:
@@ -254,12 +321,7 @@ def events(
     lake: Lake, drive_id: str | None = None, type: str | None = None, run_id: str | None = None
 ) -> pa.Table:
     """Events of committed runs; without ``run_id``, each drive's most recent run."""
-    ds = lake.dataset("events")
-    if ds is None:
-        return EVENTS.empty_table()
     where = []
-    if drive_id:
-        where.append(f"e.drive_id = '{lake.resolve_drive_id(drive_id)}'")
     if type:
         if type not in TYPES:
             from drivelake.errors import InputError
@@ -267,14 +329,49 @@ def events(
             raise InputError(
                 "--type", f"unknown event type {type!r}; choose from {', '.join(TYPES)}"
             )
-        where.append(f"e.type = '{type}'")
+        where.append(f"t.type = '{type}'")
+    return _of_runs(lake, "events", EVENTS, drive_id, run_id, where, "t.start_s")
+
+
+def roughness(lake: Lake, drive_id: str | None = None, run_id: str | None = None) -> pa.Table:
+    """Road roughness per segment, of committed runs; without ``run_id``, each drive's latest."""
+    return _of_runs(lake, "roughness", ROUGHNESS, drive_id, run_id, [], "t.segment")
+
+
+def _of_runs(
+    lake: Lake,
+    table: str,
+    schema: pa.Schema,
+    drive_id: str | None,
+    run_id: str | None,
+    where: list[str],
+    order: str,
+) -> pa.Table:
+    """Rows of ``table`` from committed runs (``run_id``, or each drive's most recent one)."""
+    if lake.dataset(table) is None:
+        return schema.empty_table()
+    if drive_id:
+        where = [*where, f"t.drive_id = '{lake.resolve_drive_id(drive_id)}'"]
     if run_id:
         runs = f"SELECT drive_id, run_id FROM event_runs WHERE run_id = '{run_id}'"
     else:
         runs = "SELECT drive_id, arg_max(run_id, finished_at) AS run_id FROM event_runs GROUP BY 1"
     cond = " AND ".join(where) or "TRUE"
     return lake.sql(
-        f"SELECT e.* FROM events e SEMI JOIN ({runs}) r "
-        f"ON e.drive_id = r.drive_id AND e.run_id = r.run_id WHERE {cond} "
-        "ORDER BY e.drive_id, e.start_s"
+        f"SELECT t.* FROM {table} t SEMI JOIN ({runs}) r "
+        f"ON t.drive_id = r.drive_id AND t.run_id = r.run_id WHERE {cond} "
+        f"ORDER BY t.drive_id, {order}"
+    )
+
+
+def roughness_summary(lake: Lake, drive_id: str) -> str | None:
+    """One line for ``drivelake show``: how many segments, and the index's spread."""
+    rows = roughness(lake, drive_id)
+    if not rows.num_rows:
+        return None
+    x = np.sort(rows.column("roughness_mps2").to_numpy())
+    length = float(np.median(rows.column("distance_m").to_numpy()))
+    return (
+        f"{len(x)} segments of ~{length:.0f} m, RMS vertical acceleration median "
+        f"{np.median(x):.2f}, 90th percentile {np.quantile(x, 0.9):.2f}, max {x[-1]:.2f} m/s²"
     )

@@ -28,9 +28,12 @@ class Motion:
     yaw_rate: np.ndarray  # (n,) rad/s, positive = turning left
     excess: np.ndarray  # (n,) specific-force norm minus gravity: frame-invariant, m/s²
     # largest |vertical linear acceleration| and |linear acceleration vector| in each block, m/s²
-    # (exact where they can reach the ``peak_floor`` they were computed with, else a bound below it)
+    # (exact where they can reach the floors they were computed with, else a bound below them)
     vertical_peak: np.ndarray
     shock_peak: np.ndarray
+    # (n,) mean square of the high-passed vertical acceleration in each block, m²/s⁴: what the
+    # road's roughness shakes the vehicle with (see ``_block_shocks``)
+    vibration: np.ndarray
     speed: np.ndarray | None  # (n,) m/s, or None without a speed source
     calibration: Calibration
 
@@ -48,13 +51,18 @@ def vehicle_motion(
     speed: np.ndarray | None = None,
     smooth_s: float = 0.5,
     gravity_s: float = 30.0,
-    peak_floor: float = 0.0,
+    vibration_s: float = 1.0,
+    shock_floor: float = 0.0,
+    vertical_floor: float = 0.0,
 ) -> Motion:
     """Reduce raw (n, 3) accel/gyro at ``rate_hz`` (a multiple of ``ANALYSIS_HZ``) to a Motion.
 
-    ``speed`` (optional) must already be on the analysis grid. ``peak_floor`` (m/s²): the block
-    peaks are exact only where they can reach it (pass the lowest shock threshold in use, e.g.
-    the pothole level); 0 makes them exact everywhere. At the analysis rate everything
+    ``speed`` (optional) must already be on the analysis grid. ``shock_floor`` and
+    ``vertical_floor`` (m/s²): the block peaks are exact only where they can reach them (pass
+    the impact and pothole thresholds in use); 0 makes them exact everywhere. ``vibration_s``:
+    the moving average taken out of the vertical acceleration before its vibration is
+    measured (body motion slower than about ``0.5 / vibration_s`` Hz is not road roughness).
+    At the analysis rate everything
     derives from one cumulative sum of the accelerometer (calibration windows, gravity over
     ``gravity_s``, the smoothed specific-force norm) and one of the yaw rate.
     """
@@ -69,7 +77,7 @@ def vehicle_motion(
         valid = np.isfinite(a).all(axis=1)
         a[~valid] = np.mean(a[valid], axis=0) if valid.any() else 0.0
         c = cumulative(a)
-    c_measured = c
+    a_measured, c_measured = a, c
     filter_tau = None
     if heading_tracked and nb > 1:
         a, filter_tau = undo_tilt_filter(a, c, fs, int(gravity_s * fs), int(smooth_s * fs))
@@ -89,7 +97,15 @@ def vehicle_motion(
     cal, yaw_raw, cum_yaw = calibrate_cumulative(c, yaw_of, fs, heading_tracked=heading_tracked)
     all_valid = bool(valid.all())
     gravity = window_mean(c, int(gravity_s * fs))
-    shock, vertical = _block_peaks(blocks, a, gravity, cal.segments, peak_floor)
+    shock, vertical, vibration = _block_shocks(
+        blocks,
+        a_measured,
+        gravity,
+        cal.segments,
+        shock_floor,
+        vertical_floor,
+        max(int(vibration_s * fs), 1),
+    )
     smooth = max(int(smooth_s * fs), 1)
     # the specific-force norm is frame-invariant: from the measured samples, never corrected
     m = window_mean(c_measured, smooth) if smooth > 1 else a
@@ -110,7 +126,7 @@ def vehicle_motion(
     if all_valid:
         excess = norm - _median(norm)
     else:
-        lin[~valid], yaw[~valid] = np.nan, np.nan
+        lin[~valid], yaw[~valid], vibration[~valid] = np.nan, np.nan, np.nan
         med = _median(norm[valid]) if valid.any() else 0.0
         excess = np.where(valid, norm - med, np.nan)
     return Motion(
@@ -120,6 +136,7 @@ def vehicle_motion(
         excess=excess,
         vertical_peak=vertical,
         shock_peak=shock,
+        vibration=vibration,
         speed=None if speed is None else speed[: len(a)],
         calibration=cal,
     )
@@ -191,71 +208,67 @@ def _block_mean3(blocks: np.ndarray) -> np.ndarray:
     return (blocks.reshape(nb, factor * k) @ w).astype(np.float64)
 
 
-def _block_peaks(
+def _block_shocks(
     blocks: np.ndarray,
     block_mean: np.ndarray,
     gravity: np.ndarray,
     segments: list,
-    floor: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Largest |linear acceleration| and |vertical linear acceleration| in each block.
+    shock_floor: float,
+    vertical_floor: float,
+    highpass_n: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per block: peak |linear acceleration|, peak |vertical linear acceleration|, vibration.
 
-    Exact wherever the peak can reach ``floor``; elsewhere the returned value is an upper bound
-    that is itself below ``floor``. The bound is the root of the block's summed squared deviation
-    from gravity, ``sum_k |a_k - g|² = sum_k |a_k|² - 2 g·sum_k a_k + f |g|²``: one fused
-    sum-of-squares pass over the raw samples, the rest at the analysis rate. Only the blocks the
-    bound cannot clear (a few percent of a drive at pothole/impact levels) get the per-sample
-    maxima, computed one sample position at a time so no reduction runs along a short axis.
+    ``block_mean`` must be the mean of the measured samples. The peaks are exact wherever they
+    can reach their floor; elsewhere the value is an upper bound that is itself below the
+    floor. With ``d`` the block mean's deviation from gravity and ``W`` the samples' summed
+    squared deviation from the block mean, every sample deviates from gravity by at most
+    ``|d| + sqrt(W)``: ``W`` comes from one fused sum of squares over the raw samples, the
+    rest is at the analysis rate, and only the blocks that bound cannot clear get per-sample
+    maxima.
+
+    The vertical component of every sample is one product per mount span (up is fixed there),
+    and it also gives the vibration: the mean square, per block, of the vertical acceleration
+    minus its ``highpass_n``-block moving average (a band from about 0.5 Hz for a 1 s window
+    to the IMU's Nyquist rate): the within-block variance plus the block mean's own deviation,
+    which add exactly because deviations from a block mean sum to zero.
     """
     nb, factor, _ = blocks.shape
     flat = blocks.reshape(nb, -1)
     sumsq = np.einsum("ij,ij->i", flat, flat).astype(np.float64)
-    dev = sumsq - factor * np.einsum("ij,ij->i", gravity, 2 * block_mean - gravity)
-    bound = np.sqrt(np.maximum(dev, 0.0))
-    # rounding of the float32 sum of squares is far below 1e-4 of it: the bound stays a bound
-    check = dev + 1e-4 * sumsq >= floor * floor if floor > 0 else np.ones(nb, bool)
-    shock, vertical = bound, bound.copy()
+    # float32 rounding of the sums is far below 1e-4 of them: the bounds stay bounds
+    slack = 1e-4 * sumsq
+    spread = sumsq - factor * np.einsum("ij,ij->i", block_mean, block_mean)
+    spread += slack
+    d = block_mean - gravity
+    shock = np.sqrt(np.einsum("ij,ij->i", d, d))
+    shock += np.sqrt(spread)
+    vertical = np.empty(nb)
+    vibration = np.empty(nb)
     for i0, i1, up, _ in segments:
-        idx = i0 + np.flatnonzero(check[i0:i1])
-        if len(idx) == 0:
-            continue
-        whole = len(idx) == i1 - i0
-        part = blocks[i0:i1] if whole else blocks[idx]
-        grav = gravity[i0:i1] if whole else gravity[idx]
-        shock[idx], vertical[idx] = _exact_peaks(part, grav, up)
-    return shock, vertical
+        w = np.zeros((factor, 3, factor), blocks.dtype)
+        w[np.arange(factor), :, np.arange(factor)] = up
+        v = flat[i0:i1] @ w.reshape(factor * 3, factor)  # vertical specific force per sample
+        mean_v = block_mean[i0:i1] @ up
+        within = np.einsum("ij,ij->i", v, v).astype(np.float64)
+        within -= factor * np.square(mean_v)
+        np.maximum(within, 0.0, out=within)
+        grav_v = gravity[i0:i1] @ up
+        vertical[i0:i1] = np.abs(mean_v - grav_v)
+        vertical[i0:i1] += np.sqrt(within + slack[i0:i1])
+        check = np.flatnonzero(vertical[i0:i1] >= vertical_floor)
+        if len(check):
+            vertical[i0 + check] = np.abs(v[check] - grav_v[check, None].astype(v.dtype)).max(1)
+        low = window_mean(cumulative(mean_v), highpass_n) if highpass_n > 1 else mean_v
+        vibration[i0:i1] = within / factor + np.square(mean_v - low)
+    idx = np.flatnonzero(shock >= shock_floor)
+    if len(idx):
+        shock[idx] = _exact_shock(blocks[idx], gravity[idx])
+    return shock, vertical, vibration
 
 
-def _exact_peaks(part: np.ndarray, gravity: np.ndarray, up: np.ndarray):
-    """Per-block maxima over (k, factor, 3) raw samples.
-
-    For the few blocks the bound leaves, whole-array operations on the gathered samples; for a
-    whole segment (no bound), one sample position at a time so no reduction runs along a short
-    axis of a large array.
-    """
-    dt = part.dtype
-    if len(part) <= 4096:
-        d = part - gravity.astype(dt)[:, None, :]
-        v = d @ up.astype(dt)
-        d *= d
-        q = d.sum(axis=2)
-        return np.sqrt(q.max(axis=1)), np.abs(v).max(axis=1)
-    g = [np.ascontiguousarray(gravity[:, j], dtype=dt) for j in range(3)]
-    u = [dt.type(x) for x in up]
-    smax = vmax = vmin = None
-    for k in range(part.shape[1]):
-        d = [part[:, k, j] - g[j] for j in range(3)]
-        q = d[0] * d[0]
-        q += d[1] * d[1]
-        q += d[2] * d[2]
-        v = d[0] * u[0]
-        v += d[1] * u[1]
-        v += d[2] * u[2]
-        if smax is None or vmax is None or vmin is None:
-            smax, vmax, vmin = q, v.copy(), v
-        else:
-            np.maximum(smax, q, out=smax)
-            np.maximum(vmax, v, out=vmax)
-            np.minimum(vmin, v, out=vmin)
-    assert smax is not None and vmax is not None and vmin is not None
-    return np.sqrt(smax), np.maximum(vmax, -vmin)
+def _exact_shock(part: np.ndarray, gravity: np.ndarray) -> np.ndarray:
+    """Largest |sample - gravity| per block of (k, factor, 3) raw samples."""
+    d = part - gravity.astype(part.dtype)[:, None, :]
+    d *= d
+    return np.sqrt(d.sum(axis=2).max(axis=1))

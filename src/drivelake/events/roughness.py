@@ -1,0 +1,59 @@
+"""Road roughness as a per-distance index: how hard the road shakes the vehicle, per 100 m.
+
+A pothole is one jolt; a broken surface is many small ones, which no threshold catches. The
+index is the RMS of the vertical acceleration, high-passed so that body motion slower than
+about 0.5 Hz (braking pitch, grade changes) is left out, over each stretch of
+``roughness_segment_m`` travelled, counting only samples at or above
+``roughness_min_speed_kmh`` (a slow vehicle barely excites its suspension). Distance comes from
+the drive's speed source, so a drive without one gets no index. The value is in m/s², like
+ISO 2631-1's whole-body vibration (docs/events.md says how to read it and where it falls short
+of a profilometer's IRI).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from drivelake.signals.motion import Motion
+
+
+@dataclass(frozen=True)
+class RoughSegment:
+    """One stretch of road: analysis-grid indices ``[i0, i1)`` and its index."""
+
+    i0: int
+    i1: int
+    distance_m: float
+    speed_mps: float  # mean speed over the samples counted (the index grows with speed)
+    rms_mps2: float
+
+
+def roughness_segments(m: Motion, cfg: dict) -> list[RoughSegment]:
+    """Cut the drive every ``roughness_segment_m`` of travel and take each stretch's RMS.
+
+    A stretch whose counted samples cover less than half its length (mostly slow, or cut off at
+    the end of the drive) is left out: its RMS would rest on too little road.
+    """
+    if m.speed is None or len(m.speed) == 0:
+        return []
+    n = min(len(m.speed), len(m.vibration))
+    speed, vibration = m.speed[:n], m.vibration[:n]
+    dt = 1.0 / m.rate_hz
+    travelled = np.cumsum(np.nan_to_num(speed)) * dt  # metres at the end of each sample
+    length = cfg["roughness_segment_m"]
+    starts = np.flatnonzero(np.diff(travelled // length, prepend=-1.0))
+    ends = np.append(starts[1:], n)
+    counted = (speed >= cfg["roughness_min_speed_kmh"] / 3.6) & np.isfinite(vibration)
+    samples = np.add.reduceat(counted.astype(np.int64), starts)
+    power = np.add.reduceat(np.where(counted, vibration, 0.0), starts)
+    moved = np.add.reduceat(np.where(counted, speed, 0.0), starts)
+    before = np.concatenate([[0.0], travelled])[starts]
+    out = []
+    for s, e, k, p, mv, d0 in zip(starts, ends, samples, power, moved, before, strict=True):
+        if k == 0 or mv * dt < 0.5 * length:
+            continue
+        distance = float(travelled[e - 1] - d0)
+        out.append(RoughSegment(int(s), int(e), distance, float(mv / k), float(np.sqrt(p / k))))
+    return out
