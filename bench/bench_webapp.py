@@ -5,12 +5,14 @@ a drive page (15 min at 100 Hz, with events).
 
 Catalogue and event rows are generated straight into a fresh lake with the project's schemas
 (``drives``, ``events`` and ``event_runs``, as a detector run writes them), plus one synthetic
-drive ingested and detected for the drive page. A real ``drivelake serve`` serves it (it loads
-its in-memory fleet index in the background as it starts); the browser opens each page right
-after the server answers. Two clocks: the wall time from ``page.goto`` until Playwright sees the
-page mark itself usable (the fleet map drawn with its clusters, counts and histogram; the
-drive's plots, video-less player and map drawn), which the targets are judged on, and the
-page's own clock from navigation to the first frame painted after that mark (without
+drive ingested and detected for the drive page. Each page is measured on a fresh ``drivelake
+serve`` in a fresh browser profile, twice: opened as soon as the server answers (while it warms
+its caches in the background: :mod:`drivelake.server.warmup`), one load; and once the server
+says it is warm, ``--runs`` loads, the first with no JS in the browser's cache, on which the
+targets are judged. Two clocks: the wall time from ``page.goto`` until
+Playwright sees the page mark itself usable (the fleet map drawn with its clusters, counts and
+histogram; the drive's plots, video-less player and map drawn), which the targets are judged on,
+and the page's own clock from navigation to the first frame painted after that mark (without
 Playwright's polling, which on a loaded 2-CPU machine adds 0.1-0.5 s).
 """
 
@@ -25,6 +27,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pyarrow as pa
 
@@ -49,6 +52,10 @@ new MutationObserver((_, watch) => {
   }
 }).observe(document, { subtree: true, childList: true, attributes: true });"""
 )
+#: Run in every page from its start: signed in with the bench's admin key (about:blank has no
+#: storage), so even the first load of a fresh profile opens the page, not the login form.
+SIGNED_IN = """
+try {{ sessionStorage.setItem("drivelake.key", {key}); }} catch {{}}"""
 PAINTED = """async () => {
   while (window.__painted === undefined) await new Promise((r) => setTimeout(r, 10));
   return window.__painted;
@@ -127,14 +134,60 @@ def fleet_lake(root: Path, drives: int, events: int, seed: int = 0):
     return lake, real_id, Sharing(lake).create_key(admin=True).token
 
 
+def warmed(base: str, key: str, timeout_s: float = 120) -> float:
+    """Wait until the server says its caches are warm; seconds waited."""
+    start = time.perf_counter()
+    while time.perf_counter() - start < timeout_s:
+        session = httpx.get(
+            base + "/api/app/session", headers={"Authorization": f"Bearer {key}"}, timeout=30
+        )
+        if not session.json()["warming"]:
+            return time.perf_counter() - start
+        time.sleep(0.05)
+    raise RuntimeError(f"the server was still warming up after {timeout_s} s")
+
+
+def loads(
+    p, root: Path, lake_dir: Path, key: str, page_hash: str, ready: str, runs: int, warm: bool
+):
+    """``runs`` loads of one page on a server started for it, in a fresh browser profile (the
+    first load is cold in the browser; with ``warm``, once the server has warmed its caches,
+    otherwise as soon as it answers); each as (wall seconds, in-page seconds to painted)."""
+    name = f"{page_hash.split('/')[0]}-{'warm' if warm else 'cold'}"
+    proc, base = serve(lake_dir, root / f"serve-{name}.log")
+    try:
+        if warm:
+            print(f"{name}: server warm {warmed(base, key):.1f} s after answering", file=sys.stderr)
+        context = p.chromium.launch_persistent_context(
+            str(root / f"profile-{name}"),
+            executable_path=CHROMIUM,
+            args=CHROMIUM_ARGS,
+            headless=True,
+            viewport={"width": 1400, "height": 900},
+        )
+        page = context.new_page()
+        page.add_init_script(WATCH + SIGNED_IN.format(key=json.dumps(key)))
+        out = []
+        for _ in range(runs):
+            page.goto("about:blank")
+            start = time.perf_counter()
+            page.goto(f"{base}/#/{page_hash}")
+            page.wait_for_selector(ready, timeout=60_000)
+            wall = time.perf_counter() - start
+            out.append((wall, page.evaluate(PAINTED) / 1000))
+        context.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--drives", type=int, default=10_000)
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    from playwright.sync_api import sync_playwright
-
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         made = time.perf_counter()
@@ -144,52 +197,42 @@ def main() -> None:
             f"{time.perf_counter() - made:.1f} s",
             file=sys.stderr,
         )
-        proc, base = serve(Path(lake.uri), root / "serve.log")
-        try:
-            with sync_playwright() as p:
-                context = p.chromium.launch_persistent_context(
-                    str(root / "profile"),
-                    executable_path=CHROMIUM,
-                    args=CHROMIUM_ARGS,
-                    headless=True,
-                    viewport={"width": 1400, "height": 900},
+        from playwright.sync_api import sync_playwright
+
+        pages = {
+            f"fleet page, {args.drives:,} drives / {args.events:,} events": (
+                "fleet",
+                FLEET_READY,
+                FLEET_TARGET_S,
+            ),
+            "drive page, 15 min at 100 Hz with events": (
+                f"drive/{real_id}",
+                DRIVE_READY,
+                DRIVE_TARGET_S,
+            ),
+        }
+        with sync_playwright() as p:
+            for name, (page_hash, ready, target) in pages.items():
+                just_started = loads(p, root, Path(lake.uri), key, page_hash, ready, 1, warm=False)
+                measured = loads(
+                    p, root, Path(lake.uri), key, page_hash, ready, args.runs, warm=True
                 )
-                page = context.new_page()
-                page.add_init_script(WATCH)
-                page.goto(base + "/")
-                page.evaluate("k => sessionStorage.setItem('drivelake.key', k)", key)
-
-                def load(hash_: str, ready: str) -> tuple[float, float]:
-                    """(wall seconds, in-page seconds from navigation to painted when ready)."""
-                    page.goto("about:blank")
-                    start = time.perf_counter()
-                    page.goto(f"{base}/#/{hash_}")
-                    page.wait_for_selector(ready, timeout=60_000)
-                    wall = time.perf_counter() - start
-                    painted = page.evaluate(PAINTED)
-                    return wall, painted / 1000
-
-                fleet = [load("fleet", FLEET_READY) for _ in range(args.runs)]
-                drive = [load(f"drive/{real_id}", DRIVE_READY) for _ in range(args.runs)]
-                context.close()
-        finally:
-            proc.terminate()
-            proc.wait(10)
-    for name, loads, target in (
-        (f"fleet page, {args.drives:,} drives / {args.events:,} events", fleet, FLEET_TARGET_S),
-        ("drive page, 15 min at 100 Hz with events", drive, DRIVE_TARGET_S),
-    ):
-        times = [wall for wall, _ in loads]
-        painted = statistics.median(p for _, p in loads)
-        report(
-            name,
-            f"first {times[0]:.2f} s, median {statistics.median(times):.2f} s over {len(times)} "
-            f"loads (in page, navigation to painted: median {painted:.2f} s)",
-            f"target {target:.1f} s",
-            max(times) / target,
-            f"worst load / target <= 1 (<= {target:.0f} s)",
-            max(times) <= target,
-        )
+                times = [wall for wall, _ in measured]
+                painted = statistics.median(in_page for _, in_page in measured)
+                first, median = times[0], statistics.median(times)
+                figure = (
+                    f"first (fresh browser) {first:.2f} s, median {median:.2f} s over "
+                    f"{len(times)} loads (in page, navigation to painted: median {painted:.2f} s); "
+                    f"opened as the server starts: {just_started[0][0]:.2f} s"
+                )
+                report(
+                    name,
+                    figure,
+                    f"target {target:.1f} s",
+                    max(times) / target,
+                    f"worst load / target <= 1 (<= {target:.0f} s)",
+                    max(times) <= target,
+                )
 
 
 if __name__ == "__main__":

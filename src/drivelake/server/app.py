@@ -3,13 +3,13 @@
 Layers, outermost first: the audit log (so refused requests are recorded too), the rate limit,
 the request-size limit, then FastAPI (error handlers, routers). The web app's static files are
 served at ``/`` from ``server/static/`` when that folder exists; the API lives under ``/api``
-and its OpenAPI docs at ``/docs``. On start-up the fleet index (:mod:`.fleet`) is loaded in the
-background, so the first fleet page does not wait for it.
+and its OpenAPI docs at ``/docs``. On start-up the caches the pages need (the fleet index, the
+key registry, a drive's first read) are filled in the background (:mod:`.warmup`), so the first
+page does not pay for them.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 
 import drivelake
-from drivelake.server import errors
+from drivelake.server import errors, warmup
 from drivelake.server.audit import AuditRequests
 from drivelake.server.exports import Exports
 from drivelake.server.fleet import FleetIndex
@@ -47,8 +47,8 @@ class ServerConfig:
 
 
 @asynccontextmanager
-async def _warm_fleet(app: FastAPI) -> AsyncIterator[None]:
-    threading.Thread(target=app.state.fleet.refresh, daemon=True).start()
+async def _warm_up(app: FastAPI) -> AsyncIterator[None]:
+    app.state.warmup = warmup.start(app)
     yield
 
 
@@ -58,12 +58,13 @@ def create_app(lake: Lake, config: ServerConfig | None = None) -> FastAPI:
         title="drivelake",
         version=drivelake.__version__,
         description="Drives, events, frames, search, datasets and partner shares of a lake.",
-        lifespan=_warm_fleet,
+        lifespan=_warm_up,
     )
     app.state.lake = lake
     app.state.sharing = Sharing(lake)
     app.state.fleet = FleetIndex(lake)
     app.state.exports = Exports(lake)
+    app.state.warmup = None  # the warm-up thread, once the server starts (see _warm_up)
     errors.install(app)
     app.include_router(lake_routes.router)
     app.include_router(sharing_routes.router)

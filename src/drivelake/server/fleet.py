@@ -17,6 +17,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 if TYPE_CHECKING:
     from drivelake.lake import Lake
@@ -27,6 +29,8 @@ LISTED = 12
 MAX_TRACKS = 300
 #: Points per simplified track.
 TRACK_POINTS = 400
+#: The map's deepest zoom (as the web app's Leaflet map allows).
+MAX_ZOOM = 18
 _TABLES = ("drives", "events", "event_runs")
 _BOX = ("min_lat", "min_lon", "max_lat", "max_lon")
 
@@ -60,10 +64,29 @@ def grid(lat: np.ndarray, lon: np.ndarray, zoom: int, cell_px: int):
     return inverse, int(inverse.max()) + 1 if len(inverse) else 0
 
 
-def _codes(values: np.ndarray) -> tuple[list[str], np.ndarray]:
-    """Strings as (sorted distinct names, int code per value): masks and grouping on ints."""
-    names, codes = np.unique(np.array([v or "" for v in values], dtype=str), return_inverse=True)
-    return names.tolist(), codes
+def _codes(values: pa.ChunkedArray | pa.Array) -> tuple[list[str], np.ndarray]:
+    """Strings as (sorted distinct names, int code per value): masks and grouping on ints.
+
+    Null is the name ``""``. Arrow's dictionary encoding, not ``np.unique`` over Python strings,
+    which is ten times slower at 100,000 events.
+    """
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    encoded = values.cast(pa.string()).fill_null("").dictionary_encode()
+    order = pc.array_sort_indices(encoded.dictionary).to_numpy()
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return encoded.dictionary.take(order).to_pylist(), rank[encoded.indices.to_numpy()]
+
+
+def fit_zoom(bounds: list[list[float]], width: int, height: int, padding: int = 20) -> float:
+    """The zoom at which ``bounds`` fill a ``width`` x ``height`` map, as Leaflet's ``fitBounds``
+    picks it (half-zoom steps, rounded down), so the first summary is the one the map shows."""
+    (south, west), (north, east) = bounds
+    x, y = _pixels(np.array([north, south]), np.array([west, east]), 0)
+    span_x, span_y = max(x[1] - x[0], 1e-9), max(y[1] - y[0], 1e-9)
+    scale = min((width - 2 * padding) / span_x, (height - 2 * padding) / span_y)
+    return float(np.clip(np.floor(2 * np.log2(max(scale, 1e-9))) / 2, 0, MAX_ZOOM))
 
 
 def _ns(when: datetime | None, default: int) -> int:
@@ -98,33 +121,30 @@ class FleetIndex:
 
         cols = ["drive_id", "vehicle_id", "ingest_id", "start_utc", "duration_s", "distance_m"]
         table = self.lake.drives(columns=[*cols, *_BOX])
-        d = {c: table[c].to_numpy(zero_copy_only=False) for c in cols[:3]}
+        d = {c: table[c].to_numpy(zero_copy_only=False) for c in ("drive_id", "ingest_id")}
         d["start_ns"] = table["start_utc"].cast("int64").fill_null(0).to_numpy()
         d["duration_s"] = table["duration_s"].fill_null(0.0).to_numpy()
         d["distance_m"] = table["distance_m"].fill_null(0.0).to_numpy()
-        d["vehicle_id"] = np.array([v or "" for v in d["vehicle_id"]], dtype=object)
-        box = {c: table[c].fill_null(np.nan).to_numpy() for c in _BOX}
-        d["lat"] = (box["min_lat"] + box["max_lat"]) / 2
-        d["lon"] = (box["min_lon"] + box["max_lon"]) / 2
-        self.drives = d
+        d |= {c: table[c].fill_null(np.nan).to_numpy() for c in _BOX}
+        d["lat"] = (d["min_lat"] + d["max_lat"]) / 2
+        d["lon"] = (d["min_lon"] + d["max_lon"]) / 2
+        vehicles, d["vehicle_code"] = _codes(table["vehicle_id"])
         ev = events(self.lake)
-        vehicle_of = dict(zip(d["drive_id"], d["vehicle_id"], strict=True))
-        e = {
-            c: ev[c].to_numpy(zero_copy_only=False)
-            for c in ("event_id", "drive_id", "type", "severity")
-        }
+        e = {c: ev[c].to_numpy(zero_copy_only=False) for c in ("event_id", "drive_id", "unit")}
         for c in ("start_s", "end_s", "lat", "lon", "peak"):
             e[c] = ev[c].fill_null(np.nan).to_numpy()
         e["t_ns"] = ev["start_utc_ns"].fill_null(0).to_numpy()
-        e["unit"] = ev["unit"].to_numpy(zero_copy_only=False)
-        e["vehicle_id"] = np.array([vehicle_of.get(i, "") for i in e["drive_id"]], dtype=object)
-        vehicles, d["vehicle_code"] = _codes(d["vehicle_id"])
-        code_of = {v: i for i, v in enumerate(vehicles)}
-        e["vehicle_code"] = np.array([code_of[v] for v in e["vehicle_id"]], dtype=np.int64)
-        types, e["type_code"] = _codes(e["type"])
-        severities, e["severity_code"] = _codes(e["severity"])
+        # an event's vehicle is its drive's; events of drives not in the catalogue have none ("")
+        owner = pc.index_in(ev["drive_id"], value_set=table["drive_id"].combine_chunks())
+        owner = owner.fill_null(-1).to_numpy()
+        if (owner < 0).any() and "" not in vehicles:
+            vehicles.append("")
+        none = vehicles.index("") if "" in vehicles else -1
+        e["vehicle_code"] = np.where(owner >= 0, d["vehicle_code"][owner], none)
+        types, e["type_code"] = _codes(ev["type"])
+        severities, e["severity_code"] = _codes(ev["severity"])
         self.names = {"vehicle": vehicles, "type": types, "severity": severities}
-        self.events = e
+        self.drives, self.events = d, e
 
     def _wanted(self, kind: str, names: tuple[str, ...]) -> np.ndarray:
         """Codes of the ``names`` of a kind (unknown names match nothing)."""
@@ -160,8 +180,15 @@ class FleetIndex:
         south, west, north, east = bbox
         return (lat >= south) & (lat <= north) & (lon >= west) & (lon <= east)
 
-    def summary(self, f: FleetFilter, zoom: int, cell_px: int = 56) -> dict[str, Any]:
-        """Counts, histogram, event clusters and drive density for the map at ``zoom``."""
+    def summary(
+        self, f: FleetFilter, zoom: int, fit: tuple[int, int] | None = None, cell_px: int = 56
+    ) -> dict[str, Any]:
+        """Counts, histogram, event clusters and drive density for the map at ``zoom``.
+
+        With ``fit`` (the map's width and height in pixels) and no viewport, the map is about to
+        fit the matching drives: the clusters are made at that zoom (as Leaflet will round it),
+        so the page draws from one request instead of asking for the bounds first.
+        """
         self.refresh()
         d, e = self.drives, self.events
         dmask, emask = self._drive_mask(f), self._event_mask(f)
@@ -170,9 +197,11 @@ class FleetIndex:
         bounds = None
         if located.any():
             bounds = [
-                [float(np.nanmin(d["lat"][located])), float(np.nanmin(d["lon"][located]))],
-                [float(np.nanmax(d["lat"][located])), float(np.nanmax(d["lon"][located]))],
+                [float(np.nanmin(d[c][located])) for c in ("min_lat", "min_lon")],
+                [float(np.nanmax(d[c][located])) for c in ("max_lat", "max_lon")],
             ]
+        if fit is not None and bounds is not None and f.bbox is None:
+            zoom = int(np.floor(fit_zoom(bounds, *fit) + 0.5))
         in_view = emask & self._in_box(e["lat"], e["lon"], f.bbox)
         drives_in_view = dmask & self._in_box(d["lat"], d["lon"], f.bbox)
         return {
@@ -222,12 +251,12 @@ class FleetIndex:
         return {
             "event_id": e["event_id"][i],
             "drive_id": e["drive_id"][i],
-            "type": e["type"][i],
-            "severity": e["severity"][i],
+            "type": self.names["type"][e["type_code"][i]],
+            "severity": self.names["severity"][e["severity_code"][i]] or None,
             "start_s": round(float(e["start_s"][i]), 3),
             "peak": None if np.isnan(peak) else round(float(peak), 3),
             "unit": e["unit"][i],
-            "vehicle_id": e["vehicle_id"][i],
+            "vehicle_id": self.names["vehicle"][e["vehicle_code"][i]],
         }
 
     def _density(self, idx: np.ndarray, zoom: int, cell_px: int) -> list[list[float]]:
@@ -254,7 +283,11 @@ class FleetIndex:
         wanted = {d["drive_id"][i]: d["ingest_id"][i] for i in idx}
         self._load_tracks({k: v for k, v in wanted.items() if self._tracks.get(k, ("",))[0] != v})
         tracks = [
-            {"drive_id": k, "vehicle_id": d["vehicle_id"][i], "points": self._tracks[k][1]}
+            {
+                "drive_id": k,
+                "vehicle_id": self.names["vehicle"][d["vehicle_code"][i]],
+                "points": self._tracks[k][1],
+            }
             for i in idx
             if (k := d["drive_id"][i]) in self._tracks and self._tracks[k][1]
         ]

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import pyarrow as pa
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
 
 from drivelake.errors import NotFoundError, StoreError
@@ -79,9 +79,13 @@ Filter = Annotated[FleetFilter, Depends(fleet_filter)]
 
 @router.get("/session", summary="Who the key is, and what this server offers the web app")
 def session(request: Request, who: Principal = Depends(principal)) -> dict[str, Any]:
-    """``features.search``: frames or texts have embeddings, so words and examples can rank."""
+    """``features.search``: frames or texts have embeddings, so words and examples can rank.
+    ``warming``: the server is still filling its caches (:mod:`drivelake.server.warmup`); pages
+    work, the first ones a little slower."""
     names = request.app.state.lake.table_names()
+    warming = request.app.state.warmup
     return {
+        "warming": warming is not None and warming.is_alive(),
         "role": who.role,
         "partner": who.partner,
         "key_id": who.key_id,
@@ -91,13 +95,25 @@ def session(request: Request, who: Principal = Depends(principal)) -> dict[str, 
 
 
 @router.get("/fleet", summary="Counts, per-type histogram, event clusters and drive density")
-def fleet(fleet: Fleet, who: Admin, f: Filter, zoom: int = Query(12, ge=0, le=22)):
-    return fleet.summary(f, zoom)
+def fleet(
+    fleet: Fleet,
+    who: Admin,
+    f: Filter,
+    zoom: int = Query(12, ge=0, le=22),
+    width: int | None = Query(None, ge=64, le=16384, description="map width (px), to fit"),
+    height: int | None = Query(None, ge=64, le=16384, description="map height (px), to fit"),
+) -> JSONResponse:
+    """Without a viewport but with the map's ``width`` and ``height``, clusters are made at the
+    zoom that fits the matching drives (the page's first view, in one request). Plain
+    ``JSONResponse``s here: FastAPI's per-value encoding of a few hundred clusters costs more
+    than computing them."""
+    fit = (width, height) if width and height else None
+    return JSONResponse(fleet.summary(f, zoom, fit=fit))
 
 
 @router.get("/tracks", summary="Simplified tracks of the drives in view (none when too many)")
-def tracks(fleet: Fleet, who: Admin, f: Filter) -> dict[str, Any]:
-    return fleet.tracks(f)
+def tracks(fleet: Fleet, who: Admin, f: Filter) -> JSONResponse:
+    return JSONResponse(fleet.tracks(f))
 
 
 def _videos(request: Request, where: str) -> list[dict[str, Any]]:

@@ -96,6 +96,9 @@ async function show() {
 
 async function start() {
   if (!key.get()) return login();
+  // Load the page's module while the session is checked (show() gets the same module; errors
+  // are shown there).
+  PAGES[route().page]?.load().catch(() => {});
   try {
     session = await get("/api/app/session");
   } catch (err) {

@@ -3,9 +3,7 @@
 // clicking a plot, an event or the map seeks the video. Drives without video get the same page
 // with a timeline player. Partners (?share=ID) see their share's view, without video or tags.
 
-import uPlot from "../vendor/uplot/uPlot.esm.js";
 import { get, post } from "./api.js";
-import { L, createMap } from "./mapview.js";
 import { clock, colourOf, el, km, label, replace, state, typeChip, when } from "./ui.js";
 
 const PLOTS = [
@@ -57,7 +55,11 @@ export async function render(view, { parts, params, session }) {
   const share = params.get("share");
   const base = share ? `/api/shares/${share}/drives/${driveId}` : `/api/drives/${driveId}`;
   view.dataset.state = "loading";
-  const [drive, plotted, events, videos, tags] = await Promise.all([
+  // The plot and map libraries (570 kB of JS to compile) load side by side with the data, not
+  // before the first request goes out.
+  const [{ default: uPlot }, { L, createMap }, drive, plotted, events, videos, tags] = await Promise.all([
+    import("../vendor/uplot/uPlot.esm.js"),
+    import("./mapview.js"),
     get(base),
     get(`${base}/plot`, { width: Math.round(plotWidth(view)) }),
     get(`${base}/events`),

@@ -45,7 +45,7 @@ export async function render(view, { session, params }) {
     el("aside.side", {}, el("h1", {}, "Fleet"), counts, form, histogram, layers, note),
     el("div.map-wrap", {}, mapNode),
   );
-  const map = createMap(mapNode, session.tile_url, { center: [48.14, 11.57], zoom: 12 });
+  const map = createMap(mapNode, session.tile_url, { center: [20, 0], zoom: 2 });
   const eventLayer = L.layerGroup().addTo(map);
   const densityLayer = L.layerGroup().addTo(map);
   const trackLayer = L.layerGroup().addTo(map);
@@ -189,21 +189,24 @@ export async function render(view, { session, params }) {
         : "";
   }
 
-  async function refresh() {
+  /** Load and draw the summary for the viewport; `fit`: for the map's size, then fit the map. */
+  async function refresh(fit = false) {
     if (controller) controller.abort();
     controller = new AbortController();
+    const size = map.getSize();
     const b = map.getBounds().pad(0.2);
-    const box = { south: b.getSouth(), west: b.getWest(), north: b.getNorth(), east: b.getEast() };
-    const zoom = Math.round(map.getZoom());
+    const box = fit ? {} : { south: b.getSouth(), west: b.getWest(), north: b.getNorth(), east: b.getEast() };
+    const view = fit ? { width: Math.max(64, size.x), height: Math.max(64, size.y) } : {};
     mapNode.dataset.state = "loading";
     try {
       const f = filters();
       [summary, tracks] = await Promise.all([
-        get("/api/app/fleet", { ...f, ...box, zoom }, { signal: controller.signal }),
+        get("/api/app/fleet", { ...f, ...box, ...view, zoom: Math.round(map.getZoom()) }, { signal: controller.signal }),
         layers.querySelector("input[name=tracks]").checked
           ? get("/api/app/tracks", { ...f, ...box }, { signal: controller.signal })
           : null,
       ]);
+      if (fit && summary.bounds) map.fitBounds(summary.bounds, { padding: [20, 20], animate: false });
       if (!built) buildForm(summary);
       counts.textContent = `${summary.drives.toLocaleString()} drives · ${summary.events.toLocaleString()} events`;
       drawHistogram(summary);
@@ -217,12 +220,10 @@ export async function render(view, { session, params }) {
     }
   }
 
-  // Fit the map to the fleet first, then follow the viewport.
-  const first = await get("/api/app/fleet", { zoom: 3 });
-  if (first.bounds) map.fitBounds(first.bounds, { padding: [20, 20] });
-  const follow = debounce(refresh, 120);
-  map.on("moveend", follow);
-  await refresh();
+  // One request fits the map to the fleet and fills it (the server clusters at the fitted
+  // zoom); then the page follows the viewport.
+  await refresh(true);
+  map.on("moveend", debounce(() => refresh(), 120));
   return () => {
     if (controller) controller.abort();
     map.off();

@@ -10,6 +10,7 @@ export function createMap(node, tileUrl, options = {}) {
   const map = L.map(node, {
     preferCanvas: true,
     zoomSnap: 0.5,
+    maxZoom: 18, // as the server's fleet clusters (server/fleet.py, MAX_ZOOM)
     keyboard: true,
     attributionControl: Boolean(tileUrl),
     ...options,
