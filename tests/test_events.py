@@ -255,3 +255,78 @@ def test_roughness_index_measures_the_road_vibration_per_100_m():
     assert len(rough) >= 8 and len(smooth) >= 30
     # the index also grows with speed (slow stretches read lower): a margin below the factor
     assert min(rough) > 0.6 * ROUGH_ROAD_FACTOR * max(smooth)
+
+
+def test_speed_zone_shapes_and_the_lowest_limit_wins():
+    from drivelake.events.zones import SpeedZone, speed_limits
+
+    square = SpeedZone.parse(
+        {"name": "depot", "limit_kmh": 20, "polygon": [[0, 0], [0, 1], [1, 1], [1, 0]]}, "t"
+    )
+    circle = SpeedZone.parse(
+        {"name": "school", "limit_kmh": 30, "center": [1, 1], "radius_m": 1e4}, "t"
+    )
+    trucks = SpeedZone.parse(
+        {
+            "name": "town",
+            "limit_kmh": 10,
+            "center": [0.5, 0.5],
+            "radius_m": 1e3,
+            "classes": ["truck"],
+        },
+        "t",
+    )
+    lat = np.array([0.5, 0.5, 1.05, 0.95, 2.0, np.nan])
+    lon = np.array([0.5, 1.5, 1.0, 0.97, 2.0, 0.5])
+    assert square.contains(lat, lon).tolist() == [True, False, False, True, False, False]
+    assert circle.contains(lat, lon).tolist() == [False, False, True, True, False, False]
+    car = speed_limits((square, circle, trucks), "car", lat, lon, 50.0)
+    assert car.limit_kmh.tolist() == [20, 50, 30, 20, 50, 50]  # depot beats school where both
+    assert [car.name(i) for i in range(6)] == ["depot", None, "school", "depot", None, None]
+    truck = speed_limits((square, circle, trucks), "truck", lat, lon, 50.0)
+    assert truck.limit_kmh[0] == 10 and truck.name(0) == "town"
+    with pytest.raises(Exception, match="polygon"):
+        SpeedZone.parse({"name": "x", "limit_kmh": 30, "center": [1, 1]}, "t")
+
+
+def test_speeding_per_geofence_names_the_zone(lake, tmp_path):
+    """A 30 km/h zone on part of a synthetic drive: speeding inside it is flagged at speeds the
+    class limit allows and names the zone; elsewhere the class limit (50 km/h) still holds."""
+    from drivelake.events.zones import SpeedZone
+
+    harsh = ["harsh_brake", "speeding", "harsh_turn", "harsh_acceleration"]
+    d = synth_drive(seed=4, minutes=10, harsh=harsh)
+    d.write_csv(tmp_path / "drive.csv")
+    lake.ingest([tmp_path / "drive.csv"])
+    t_s = d.gps_index / d.rate_hz
+    k = int(np.searchsorted(t_s, 450.0))  # the zone: 500 m around where the car is at 450 s
+    shape = {"center": [float(d.lat[k]), float(d.lon[k])], "radius_m": 500.0}
+    zone = SpeedZone.parse({"name": "school", "limit_kmh": 30, **shape}, "test")
+    inside = zone.contains(d.lat, d.lon)
+    truth = next(e for e in d.truth if e.type == "speeding")
+    assert not inside[(t_s >= truth.start_s) & (t_s <= truth.end_s)].any()
+    cfg = tmp_path / "zones.toml"
+    cfg.write_text(
+        '[[speed_zones]]\nname = "school"\nlimit_kmh = 30\n'
+        f"center = {shape['center']}\nradius_m = {shape['radius_m']}\n"
+    )
+    detect(lake)
+    default = events(lake, type="speeding").to_pylist()
+    detect(lake, config=cfg)
+    zoned = events(lake, type="speeding").to_pylist()
+    in_zone = [e for e in zoned if e["zone"] == "school"]
+    outside = [e for e in zoned if e["zone"] is None]
+    # outside the zone: the class limit, the same event as without zones (the injected one)
+    assert [(e["start_s"], e["end_s"]) for e in outside] == [
+        (e["start_s"], e["end_s"]) for e in default
+    ]
+    assert len(outside) == 1 and outside[0]["start_s"] < truth.end_s < outside[0]["end_s"] + 2
+    # inside: cruising at 36-45 km/h breaks the zone's 30 (+5 tolerance), seen by true speed
+    assert in_zone and all(35 / 3.6 < e["peak"] <= 55 / 3.6 for e in in_zone)
+    fast = inside & (d.speed_mps[d.gps_index] > 35 / 3.6 + 0.5)
+    covered = np.zeros(len(t_s), bool)
+    for e in in_zone:
+        span = (t_s >= e["start_s"]) & (t_s <= e["end_s"])
+        assert inside[span].mean() > 0.9
+        covered |= (t_s >= e["start_s"] - 1) & (t_s <= e["end_s"] + 1)
+    assert covered[fast].mean() > 0.9
