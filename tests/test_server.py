@@ -255,3 +255,49 @@ def test_partner_downloads_its_signed_bundle(world, tmp_path):
     download = next(e for e in entries if e["action"] == "share.download")
     assert export["actor"] == download["actor"] == acme_key
     assert download["manifest_sha256"] == export["manifest_sha256"] == status["manifest_sha256"]
+
+
+def test_partner_plots_an_earth_frame_drive_in_the_vehicle_frame(tmp_path):
+    """trip21 is recorded in an Earth frame; the share's plot turns it like the admin's."""
+    import csv
+
+    import numpy as np
+
+    import drivelake
+    from conftest import shared
+
+    trip = shared("phone-imu", "trip21")
+    lake = drivelake.open(tmp_path / "lake")
+    (drive,) = lake.ingest([trip]).drive_ids
+    lake.detect([drive])
+    sharing = Sharing(lake)
+    sharing.add_partner("acme")
+    share = sharing.create_share(
+        "trip@v1", partner="acme", uses=["research"], expires=date(2099, 1, 1), selection="true"
+    )
+    keys = {
+        who: sharing.create_key(**kw).token
+        for who, kw in [("admin", {"admin": True}), ("acme", {"partner": "acme"})]
+    }
+    with live_server(create_app(lake)) as base:
+        plots = {
+            who: httpx.get(
+                f"{base}/api{path}/drives/{drive}/plot?width=4000",
+                headers={"X-API-Key": keys[who]},
+                timeout=60,
+            ).json()
+            for who, path in [("admin", ""), ("acme", f"/shares/{share.share_id}")]
+        }
+    assert plots["acme"]["frame"]["name"] == "vehicle" and plots["acme"]["frame"]["calibrated"]
+    assert plots["acme"] == plots["admin"]
+    accel = {k: np.array(v, dtype=float) for k, v in plots["acme"]["streams"]["accel"].items()}
+    assert 9.0 < np.nanmedian(accel["az"]) < 10.5, "z is up"
+    with (trip / "groundTruth.csv").open() as fh:
+        labels = [(r[0], float(r[1]), float(r[2])) for r in list(csv.reader(fh))[1:]]
+
+    def forward(kind: str) -> float:  # mean forward acceleration over the labelled manoeuvres
+        spans = [(a, b) for k, a, b in labels if k == kind]
+        inside = np.any([(accel["t_s"] >= a) & (accel["t_s"] <= b) for a, b in spans], axis=0)
+        return float(np.nanmean(accel["ax"][inside]))
+
+    assert forward("freada_agressiva") < -0.3 and forward("aceleracao_agressiva") > 0.3

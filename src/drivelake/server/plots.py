@@ -11,9 +11,11 @@ maximum, so a one-sample spike (a pothole, an impact) survives while a 15-minute
 shrinks from 90,000 samples per stream to a few thousand.
 
 Accelerations and rotation rates are turned into the vehicle frame (x forward, y left, z up)
-when the drive is not recorded in it and the event detector stored a fixed-mount calibration
-for it (``calibrations`` table, one sensor → vehicle rotation per mount span); otherwise they
-stay on the sensor's axes and ``frame`` says so, for the captions.
+when the drive is not recorded in it and the event detector stored a calibration for it
+(``calibrations`` table): a fixed mount's sensor → vehicle rotation per mount span, or an Earth
+frame's forward angle (the gyroscope's integrated yaw plus per-window offsets). Otherwise they
+stay on the sensor's axes and ``frame`` says so, for the captions. The calibration is read
+through the view, so partners' plots turn like the admin's; it never leaves the server.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from drivelake.schema import FRAME_ISO_VEHICLE
@@ -41,8 +44,10 @@ CHANNELS = {
 DECIMALS = {"t_s": 3, "lat": 6, "lon": 6, "speed_mps": 2}
 #: Vectors read whole, to be rotated into the vehicle frame (then only CHANNELS are sent).
 VECTORS = {"accel": ("ax", "ay", "az"), "gyro": ("gx", "gy", "gz")}
-#: The calibration method of a sensor fixed to the vehicle (constant rotation per span).
+#: Calibration methods: a sensor fixed to the vehicle (constant rotation per span), and an
+#: Earth frame whose forward angle follows the integrated yaw (offsets per window).
 FIXED_MOUNT = "gravity_turns_straights"
+HEADING_TRACKED = "earth_frame_heading_tracked"
 
 
 def plot_data(view: LakeView, drive_id: str, width: int) -> dict[str, Any]:
@@ -50,21 +55,26 @@ def plot_data(view: LakeView, drive_id: str, width: int) -> dict[str, Any]:
     drive = view.lake.drive(view.drive_id(drive_id))
     wanted = [s for s in CHANNELS if s in (drive["streams"] or ())]
     table = view.signals(drive["drive_id"], wanted, max_points=2**62) if wanted else None
-    rotation = calibration(view, drive)
-    streams = {}
+    parts = {}
     for stream in wanted:
         part = table.filter(pc.equal(table["stream"], stream))
+        if np.any(np.diff(part["t_s"].to_numpy()) < 0):
+            part = part.take(np.argsort(part["t_s"].to_numpy(), kind="stable"))
+        parts[stream] = part
+    rotation = calibration(view, drive)
+    heading = _heading(parts.get("gyro"), rotation["spans"]) if rotation["tracked"] else None
+    if rotation["tracked"] and heading is None:
+        rotation = _raw(drive, "heading-tracked calibration without gyroscope samples")
+    streams = {}
+    for stream, part in parts.items():
         t_s = part["t_s"].to_numpy()
-        if np.any(np.diff(t_s) < 0):
-            part = part.take(np.argsort(t_s, kind="stable"))
-            t_s = part["t_s"].to_numpy()
         columns = {
             c: part[c].to_numpy(zero_copy_only=False).astype(float)
             for c in VECTORS.get(stream, CHANNELS[stream])
             if c in part.column_names
         }
         if stream in VECTORS and rotation["rotate"] and set(VECTORS[stream]) <= set(columns):
-            to_vehicle(t_s, columns, VECTORS[stream], rotation["spans"])
+            to_vehicle(t_s, columns, VECTORS[stream], rotation["spans"], heading)
         columns = {c: v for c, v in columns.items() if c in CHANNELS[stream]}
         if not len(t_s) or not columns:
             continue
@@ -76,42 +86,81 @@ def plot_data(view: LakeView, drive_id: str, width: int) -> dict[str, Any]:
 
 
 def calibration(view: LakeView, drive: dict[str, Any]) -> dict[str, Any]:
-    """How vectors reach the vehicle frame: ``frame`` (for captions) and rotation ``spans``."""
-    source = drive.get("source_frame") or "unknown"
-    if source == FRAME_ISO_VEHICLE:
-        return {"rotate": False, "spans": [], "frame": {"name": "vehicle", "calibrated": False}}
-    ds = view.lake.dataset("calibrations")
-    rows = (
-        ds.to_table(filter=f"drive_id = '{drive['drive_id']}'").sort_by("start_s").to_pylist()
-        if ds is not None
-        else []
-    )
-    fixed = [r for r in rows if r["method"] == FIXED_MOUNT]
-    if not rows or len(fixed) < len(rows):
-        why = "no calibration" if not rows else "heading-tracked calibration (Earth frame)"
-        return {"rotate": False, "spans": [], "frame": {"name": source, "why": why}}
-    quality = sum(r["quality"] * (r["end_s"] - r["start_s"]) for r in fixed) / max(
-        sum(r["end_s"] - r["start_s"] for r in fixed), 1e-9
+    """How vectors reach the vehicle frame: ``frame`` (for captions) and rotation ``spans``.
+
+    The spans come through the view (:meth:`LakeView.calibration`), so a partner's plots turn
+    like the admin's. ``tracked`` spans are an Earth frame's (the heading moves with the car).
+    """
+    if (drive.get("source_frame") or "unknown") == FRAME_ISO_VEHICLE:
+        frame = {"name": "vehicle", "calibrated": False}
+        return {"rotate": False, "tracked": False, "spans": [], "frame": frame}
+    rows = view.calibration(drive["drive_id"])
+    kinds = {r["method"].split("+")[0] for r in rows}
+    if not rows or len(kinds) > 1 or kinds - {FIXED_MOUNT, HEADING_TRACKED}:
+        return _raw(drive, "no calibration" if not rows else f"calibration by {sorted(kinds)}")
+    quality = sum(r["quality"] * (r["end_s"] - r["start_s"]) for r in rows) / max(
+        sum(r["end_s"] - r["start_s"] for r in rows), 1e-9
     )
     frame = {"name": "vehicle", "calibrated": True, "quality": round(quality, 2)}
-    return {"rotate": True, "spans": fixed, "frame": frame}
+    return {"rotate": True, "tracked": kinds == {HEADING_TRACKED}, "spans": rows, "frame": frame}
+
+
+def _raw(drive: dict[str, Any], why: str) -> dict[str, Any]:
+    """Vectors left on the sensor's axes, and why (for the captions)."""
+    frame = {"name": drive.get("source_frame") or "unknown", "why": why}
+    return {"rotate": False, "tracked": False, "spans": [], "frame": frame}
 
 
 def to_vehicle(
-    t_s: np.ndarray, columns: dict[str, np.ndarray], names: tuple[str, ...], spans: list[dict]
+    t_s: np.ndarray,
+    columns: dict[str, np.ndarray],
+    names: tuple[str, ...],
+    spans: list[dict],
+    heading: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> None:
-    """Rotate the vector ``names`` of ``columns`` in place by each mount span's rotation.
+    """Rotate the vector ``names`` of ``columns`` in place into the vehicle frame.
 
-    Span times count from the start of the detector's analysis grid, within a sample period of
-    the drive's start; samples before the first span use it, after the last span the last.
+    Fixed mounts: each span's rotation. Span times count from the start of the detector's
+    analysis grid, within a sample period of the drive's start; samples before the first span
+    use it, after the last span the last. Earth frames (``heading``, see :func:`_heading`):
+    the forward angle is the integrated yaw plus the spans' offsets, per sample, as the
+    detector computed it (:meth:`~drivelake.signals.calibration.Calibration.to_vehicle`).
     """
+    vec = np.column_stack([columns[n] for n in names])
+    if heading is not None:
+        turned = _tracked(spans, t_s, heading).to_vehicle(vec)
+        for k, name in enumerate(names):
+            columns[name] = turned[:, k]
+        return
     rotations = np.stack([np.asarray(s["rotation"]).reshape(3, 3) for s in spans])
     if len(spans) > 1:
         starts = np.array([s["start_s"] for s in spans])
         rotations = rotations[np.clip(np.searchsorted(starts, t_s, "right") - 1, 0, len(spans) - 1)]
-    x, y, z = (columns[n] for n in names)
     for k, name in enumerate(names):  # row k of each sample's rotation times (x, y, z)
-        columns[name] = rotations[:, k, 0] * x + rotations[:, k, 1] * y + rotations[:, k, 2] * z
+        columns[name] = np.einsum("...j,...j->...", rotations[..., k, :], vec)
+
+
+def _heading(gyro: pa.Table | None, spans: list[dict]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Integrated yaw (rad) at the gyroscope's times: the rotation rate about the spans' up."""
+    if gyro is None or gyro.num_rows < 2 or not set(VECTORS["gyro"]) <= set(gyro.column_names):
+        return None
+    up = np.asarray(spans[0]["rotation"]).reshape(3, 3)[2]
+    rate = np.column_stack([gyro[c].to_numpy(zero_copy_only=False) for c in VECTORS["gyro"]])
+    t = gyro["t_s"].to_numpy()
+    yaw_rate = np.nan_to_num(rate.astype(float) @ up)
+    steps = 0.5 * (yaw_rate[1:] + yaw_rate[:-1]) * np.diff(t)
+    return t, np.concatenate([[0.0], np.cumsum(steps)]) + yaw_rate[0] * t[0]
+
+
+def _tracked(spans: list[dict], t_s: np.ndarray, heading: tuple[np.ndarray, np.ndarray]):
+    """The Earth-frame calibration at ``t_s``: one up vector, forward angle per sample."""
+    from drivelake.signals.calibration import Calibration, horizontal_basis
+
+    up = np.asarray(spans[0]["rotation"]).reshape(3, 3)[2]
+    middles = np.array([(s["start_s"] + s["end_s"]) / 2 for s in spans])
+    offsets = np.radians([s["yaw_offset_deg"] for s in spans])
+    phi = np.interp(t_s, *heading) + np.interp(t_s, middles, offsets)
+    return Calibration([(0, len(t_s), up, horizontal_basis(up))], phi, heading_tracked=True)
 
 
 def extremes(t_s: np.ndarray, columns: dict[str, np.ndarray], buckets: int) -> np.ndarray:

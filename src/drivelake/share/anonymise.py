@@ -48,6 +48,8 @@ def apply_zones(signals: pa.Table, drive: dict[str, Any], secret: bytes) -> pa.T
     """
     location = _privacy("location", "end_zones")
     assert location is not None, "check zones_available() first"
+    if "lat" not in signals.column_names:  # only unlocated streams (IMU, CAN) were asked for
+        return signals
     located = pc.is_valid(signals["lat"])
     fixes = signals.filter(located)
     zones = location.end_zones(fixes, secret, drive["drive_id"])

@@ -43,6 +43,8 @@ WITHHELD = frozenset(
 LOCATION = frozenset({"lat", "lon", "alt_m", "min_lat", "min_lon", "max_lat", "max_lon"})
 DEFAULT_MAX_POINTS = 2000
 FULL_FRAME_QUALITY = 90
+#: Calibration columns the plots read: rotations only, never a place.
+CALIBRATION = ["start_s", "end_s", "rotation", "yaw_offset_deg", "quality", "method"]
 
 
 def downsample(table: pa.Table, max_points: int) -> pa.Table:
@@ -115,6 +117,18 @@ class LakeView:
 
     def events(self, drive_id: str) -> pa.Table:
         return self._per_drive("events", drive_id)
+
+    def calibration(self, drive_id: str) -> list[dict[str, Any]]:
+        """The drive's sensor -> vehicle rotation spans, for turning vectors on the server.
+
+        Only rotations, angles and quality: nothing in them places the vehicle, and they are
+        not sent out, so every view (a partner's too) plots in the vehicle frame.
+        """
+        ds = self.lake.dataset("calibrations")
+        if ds is None:
+            return []
+        where = f"drive_id = '{_quote(self.drive_id(drive_id))}'"
+        return ds.to_table(columns=CALIBRATION, filter=where).sort_by("start_s").to_pylist()
 
     def frames(self, drive_id: str) -> pa.Table:
         """The drive's frames without pixels; fetch a thumbnail with :meth:`thumbnail`."""
