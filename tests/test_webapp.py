@@ -268,6 +268,65 @@ def test_drive_plot_is_columnar_downsampled_and_in_the_vehicle_frame(server, wor
     assert api(server, world, shared, key=world.partner_key).json()["streams"]["accel"]["ax"]
 
 
+def wait_for_export(base, world, path, format, timeout_s=120):
+    """The dataset's export job of ``format`` once it is no longer running."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        job = next(j for j in api(base, world, path).json() if j["format"] == format)
+        if job["state"] != "running":
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"the {format} export still runs after {timeout_s} s")
+
+
+def test_export_jobs_survive_a_server_restart(world, tmp_path):
+    """Export jobs are records in the lake: after the server is killed and started again, a
+    finished export is still listed, one cut off shows as interrupted (not running forever),
+    and starting it again finishes it."""
+    from drivelake.curate import snapshot
+    from drivelake.curate.steps import create
+
+    dataset = create(open_lake(world), "restart", where=f"drive_id = '{world.video_drive}'")
+    snapshot.create(dataset, "v1")
+    jobs = "/api/datasets/restart/exports"
+    headers = {"Authorization": f"Bearer {world.admin_key}"}
+
+    def start(base, format):
+        started = httpx.post(
+            base + jobs, json={"tag": "v1", "format": format}, headers=headers, timeout=10
+        )
+        assert started.status_code == 202, started.text
+        return started.json()
+
+    proc, base = serve(world.lake_dir, tmp_path / "first.log")
+    try:
+        start(base, "parquet")
+        assert wait_for_export(base, world, jobs, "parquet")["state"] == "done"
+        assert start(base, "clips")["state"] == "running"
+    finally:
+        proc.kill()  # SIGKILL mid-export: no chance to tidy up
+        proc.wait(10)
+    record = Path(world.lake_dir) / "exports" / "restart" / "v1-clips.job.json"
+    assert '"running"' in record.read_text()  # the clips export was cut off, not finished
+
+    proc, base = serve(world.lake_dir, tmp_path / "second.log")
+    try:
+        listed = {j["format"]: j for j in api(base, world, jobs).json()}
+        done = listed["parquet"]
+        assert done["state"] == "done" and done["snapshot"] == "restart@v1"
+        assert done["started_at"] <= done["finished_at"] and Path(done["path"]).is_dir()
+        cut = listed["clips"]
+        assert cut["state"] == "interrupted" and "start it again" in cut["error"]
+        assert '"interrupted"' in record.read_text()
+        start(base, "clips")
+        resumed = wait_for_export(base, world, jobs, "clips")
+        assert resumed["state"] == "done", resumed
+        assert any(Path(resumed["path"]).iterdir())
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
 # --------------------------------------------------------------------------- browser
 
 

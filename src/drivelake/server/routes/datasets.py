@@ -180,6 +180,8 @@ def start_export(request: Request, ds: DatasetOf, body: NewExport) -> dict[str, 
     return request.app.state.exports.start(ds.name, body.tag, body.format)
 
 
-@router.get("/{name}/exports", summary="Exports of this dataset started by this server")
+@router.get(
+    "/{name}/exports", summary="Exports of this dataset started from the web app (kept in the lake)"
+)
 def exports(request: Request, ds: DatasetOf) -> list[dict[str, Any]]:
     return request.app.state.exports.of(ds.name)
