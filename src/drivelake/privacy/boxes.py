@@ -132,3 +132,37 @@ def _starts(length: int, size: int, step: int) -> list[int]:
     starts = list(range(0, length - size, step))
     starts.append(length - size)
     return starts
+
+
+def merge_touching(
+    boxes: Sequence[Box], gap: float = 2.0, growth: float = 2.0, max_width: float = np.inf
+) -> list[Box]:
+    """Boxes within ``gap`` pixels of each other replaced by their bounding box, repeatedly,
+    unless that would be wider than ``max_width`` or ``growth`` times the wider of the two: the
+    pieces of one object (MSER levels, text fragments) become one region, and one region is one
+    redaction, without chaining neighbouring objects into one wide box."""
+    merged = [*boxes]
+    changed = True
+    while changed:
+        changed = False
+        out: list[Box] = []
+        for box in merged:
+            for i, other in enumerate(out):
+                if intersection(box.padded(0.0, gap), other) <= 0:
+                    continue
+                union = Box(
+                    min(box.x0, other.x0),
+                    min(box.y0, other.y0),
+                    max(box.x1, other.x1),
+                    max(box.y1, other.y1),
+                    max(box.score, other.score),
+                    box.label,
+                )
+                if union.width <= min(max_width, growth * max(box.width, other.width)):
+                    out[i] = union
+                    changed = True
+                    break
+            else:
+                out.append(box)
+        merged = out
+    return merged

@@ -20,6 +20,7 @@ import numpy as np
 from drivelake.privacy.boxes import Box, intersection
 
 COVERED = 0.8
+LABELS = ("face", "plate")
 
 
 @dataclass
@@ -85,16 +86,59 @@ def load_labels(path: str | Path, shared_root: str | Path) -> list[LabelledImage
     spec = json.loads(Path(path).read_text())
     images = []
     for item in spec["images"]:
-        if item["source"] == "shared":
-            with Image.open(Path(shared_root) / item["path"]) as im:
-                pixels = np.asarray(im.convert("RGB"))
-        else:
+        name = item["path"]
+        if item["source"] == "skimage":
             import skimage.data
 
             pixels = getattr(skimage.data, item["path"])()
+        elif "frame" in item:
+            pixels = video_frame(Path(shared_root) / item["path"], item["frame"])
+            name = f"{name}#{item['frame']}"
+        else:
+            with Image.open(Path(shared_root) / item["path"]) as im:
+                pixels = np.asarray(im.convert("RGB"))
         boxes = [Box(*b["box"], label=b["label"]) for b in item["boxes"]]
-        images.append(LabelledImage(item["path"], pixels, boxes))
+        images.append(LabelledImage(name, pixels, boxes))
     return images
+
+
+def video_frame(path: str | Path, index: int) -> np.ndarray:
+    """Frame ``index`` (0-based, in decoding order) of a video as RGB: labelled frames are named
+    by index so the labels need no copy of the pixels."""
+    import av
+
+    with av.open(str(path)) as container:
+        for i, frame in enumerate(container.decode(video=0)):
+            if i == index:
+                return frame.to_ndarray(format="rgb24")
+    raise ValueError(f"{path} has fewer than {index + 1} frames")
+
+
+def report(images: Sequence[LabelledImage], redacted: Sequence[Sequence[Box]]) -> list[str]:
+    """Lines of recall and precision per frame (for the kinds labelled there), then overall."""
+    lines = []
+    for image, boxes in zip(images, redacted, strict=True):
+        height, width = image.image.shape[:2]
+        area = sum(b.clipped(width, height).area for b in boxes) / (height * width)
+        kinds = [
+            _summary(score(label, [image], [boxes]))
+            for label in LABELS
+            if any(b.label == label for b in image.boxes)
+        ]
+        lines.append(
+            f"{image.name}: {'; '.join(kinds) or 'nothing labelled'}; "
+            f"{len(boxes)} regions, at most {area:.1%} of the frame redacted"
+        )
+    lines += [f"overall {_summary(score(label, images, redacted))}" for label in LABELS]
+    return lines
+
+
+def _summary(s: Score) -> str:
+    return (
+        f"{s.label} recall {s.recall:.2f} ({s.recalled}/{s.labelled}), "
+        f"precision {s.precision:.2f} ({s.correct}/{s.detections})"
+        + (f", missed {s.missed}" if s.missed else "")
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -109,18 +153,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     images = load_labels(args.labels, args.shared)
     anonymizer = Anonymizer()
-    redacted = [anonymizer.boxes(image.image) for image in images]
-    for label in ("face", "plate"):
-        s = score(label, images, redacted)
-        print(
-            f"{label}: recall {s.recall:.2f} ({s.recalled}/{s.labelled}), "
-            f"precision {s.precision:.2f} ({s.correct}/{s.detections})"
-            + (f", missed {s.missed}" if s.missed else "")
-        )
-    for image, boxes in zip(images, redacted, strict=True):
-        area = sum(b.clipped(image.image.shape[1], image.image.shape[0]).area for b in boxes)
-        share = area / (image.image.shape[0] * image.image.shape[1])
-        print(f"{image.name}: {len(boxes)} regions, at most {share:.1%} of the frame redacted")
+    print("\n".join(report(images, [anonymizer.boxes(image.image) for image in images])))
 
 
 if __name__ == "__main__":
