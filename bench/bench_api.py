@@ -1,10 +1,12 @@
-"""API latency under load: p50/p99 of one endpoint with 32 concurrent clients on loopback.
+"""API latency under load: p50/p99 of a frame thumbnail with 32 concurrent clients on loopback.
 
     .venv/bin/python bench/bench_api.py [--requests 2000] [--clients 32]
 
-Builds a small lake (synthetic CSV drives) in a temporary folder, starts the real server
-(uvicorn, one process, the rate limit lifted) in a subprocess, and fetches a frame thumbnail when
-the lake has frames, else one drive's detail, through an admin key. Every request goes through
+Builds a small lake in a temporary folder — drives of synthetic telemetry, each with a 720p
+dashcam video from the project's own generator (:mod:`drivelake.video.synth`), whose frames the
+ingest samples (1 per second) into the ``frames`` table — starts the real server (uvicorn, one
+process, the rate limit lifted) in a subprocess, and fetches ``GET /api/frames/{id}/thumbnail``
+through an admin key, cycling over every sampled frame. Every request goes through
 authentication, the limits and the audit log, as in production.
 """
 
@@ -33,33 +35,41 @@ uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="error")
 """
 
 
-def build_lake(root: Path) -> tuple[str, str]:
-    """A lake of a few drives and an admin key; returns (lake path, key)."""
+def build_lake(root: Path, drives: int = 4, seconds: int = 10) -> tuple[str, str]:
+    """A lake of drives with video and sampled frames, and an admin key: (lake path, key)."""
     import drivelake
     from drivelake.share import Sharing
+    from drivelake.video.synth import write_synthetic_video
 
+    for i in range(drives):
+        folder = root / f"drive{i}"
+        write_csv(folder / "log.csv", seed=i, t0=1.7e9 + i * 1e5, n=seconds * 50, rate_hz=50.0)
+        write_synthetic_video(folder / "cam.mp4", seconds=seconds, width=1280, height=720, seed=i)
     lake = drivelake.open(root / "lake")
-    lake.ingest([write_csv(root / f"d{i}.csv", seed=i, t0=1.7e9 + i * 1e5) for i in range(4)])
+    report = lake.ingest([root / f"drive{i}" for i in range(drives)])
+    assert report.ok, report.results
     return lake.uri, Sharing(lake).create_key(admin=True).token
 
 
-def target_path(base: str, headers: dict[str, str]) -> str:
-    frames = httpx.get(f"{base}/api/drives", headers=headers).json()
-    drive = frames[0]["drive_id"]
-    listed = httpx.get(f"{base}/api/drives/{drive}/frames", headers=headers).json()
-    if listed and "frame_id" in listed[0]:
-        return f"/api/frames/{listed[0]['frame_id']}/thumbnail"
-    return f"/api/drives/{drive}"
+def frame_paths(lake: str) -> list[str]:
+    """The thumbnail path of every sampled frame (the lake must have some)."""
+    import drivelake
+
+    frames = drivelake.open(lake).sql("SELECT frame_id FROM frames ORDER BY frame_id")
+    assert frames.num_rows, "the ingest sampled no frames: nothing to benchmark"
+    return [f"/api/frames/{f}/thumbnail" for f in frames["frame_id"].to_pylist()]
 
 
-async def load(base: str, path: str, headers: dict[str, str], n: int, clients: int) -> list[float]:
+async def load(
+    base: str, paths: list[str], headers: dict[str, str], n: int, clients: int
+) -> list[float]:
     latencies: list[float] = []
     queue = iter(range(n))
 
     async def client(http: httpx.AsyncClient) -> None:
-        for _ in queue:
+        for i in queue:
             t0 = time.perf_counter()
-            r = await http.get(path)
+            r = await http.get(paths[i % len(paths)])
             latencies.append(time.perf_counter() - t0)
             r.raise_for_status()
 
@@ -88,15 +98,15 @@ def main() -> None:
                     break
                 except httpx.TransportError:
                     time.sleep(0.05)
-            path = target_path(base, headers)
-            asyncio.run(load(base, path, headers, 100, args.clients))  # warm up
+            paths = frame_paths(lake)
+            asyncio.run(load(base, paths, headers, 100, args.clients))  # warm up
             t0 = time.perf_counter()
-            lat = np.array(asyncio.run(load(base, path, headers, args.requests, args.clients)))
+            lat = np.array(asyncio.run(load(base, paths, headers, args.requests, args.clients)))
             wall = time.perf_counter() - t0
         finally:
             server.terminate()
             server.wait(10)
-    print(f"endpoint      GET {path.replace(path.split('/')[3], '{id}')}")
+    print(f"endpoint      GET /api/frames/{{id}}/thumbnail ({len(paths)} frames, in turn)")
     print(f"requests      {args.requests} with {args.clients} concurrent clients")
     print(f"p50 latency   {np.percentile(lat, 50) * 1e3:.1f} ms")
     print(f"p99 latency   {np.percentile(lat, 99) * 1e3:.1f} ms")
