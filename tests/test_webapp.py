@@ -502,3 +502,49 @@ def test_partner_key_sees_only_its_share(browser, server, world):
         page.goto(f"{server}/#/drive/{other}?share={world.share_id}")
         page.wait_for_selector("main .state.error")
     assert not page.errors, page.errors
+
+
+def test_admin_creates_a_partner_key_in_the_ui_and_revokes_it(browser, server, world):
+    browser.grant_permissions(["clipboard-read", "clipboard-write"], origin=server)
+    page = signed_in(browser, server, world.admin_key)
+    page.goto(f"{server}/#/sharing")
+    page.wait_for_selector(
+        ".page-sharing select[name=partner] option[value=acme]", state="attached"
+    )
+    page.select_option("select[name=role]", "partner")
+    page.select_option("select[name=partner]", "acme")
+    page.click(".page-sharing button:text('Create key')")
+    page.wait_for_selector(".new-key .notice")
+    assert "you won't see this key again" in page.inner_text(".new-key")
+    key = page.input_value(".new-key input.key-value")
+    key_id = key.split("_")[1]
+    page.click(".new-key button.copy")
+    page.wait_for_selector(".new-key :text('Copied.')")
+    assert page.evaluate("navigator.clipboard.readText()") == key
+    row = f".page-sharing tr:has(code:text-is('{key_id}'))"
+    assert "acme" in page.inner_text(row) and "active" in page.inner_text(row)
+    page.screenshot(path=ARTIFACTS / "sharing-new-key.png", full_page=True)
+
+    # the new key works, and only for acme's share
+    partner = signed_in(browser, server, key)
+    assert partner.locator("#nav a").all_inner_texts() == ["Sharing"]
+    partner.wait_for_selector(".share-drives table.grid")
+    assert world.share_id in partner.inner_text(".page-sharing")
+    assert partner.locator(".page-sharing section.panel").count() == 1
+    partner.screenshot(path=ARTIFACTS / "sharing-partner-new-key.png")
+
+    # shown once: hidden on request, not in the list, not on a reload
+    page.click(".new-key button:text('I have copied it')")
+    assert page.locator(".new-key input").count() == 0
+    page.reload()
+    page.wait_for_selector(row)
+    assert key.split("_", 2)[2] not in page.content()
+
+    # revoked from the page: the partner's next request is refused
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click(f"button[aria-label='Revoke key {key_id}']")
+    page.wait_for_selector(f"{row} :text('revoked')")
+    partner.reload()
+    partner.wait_for_selector("form.login .state.error")
+    assert "revoked" in partner.inner_text("form.login .state.error")
+    assert not page.errors and not partner.errors, page.errors + partner.errors

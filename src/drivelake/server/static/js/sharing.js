@@ -106,18 +106,13 @@ async function adminView(view) {
             ["Role", (r) => r.role],
             ["Partner", (r) => r.partner || "–"],
             ["State", (r) => (r.revoked_at ? `revoked ${when(r.revoked_at)}` : "active")],
-            [
-              "",
-              (r) =>
-                r.revoked_at
-                  ? ""
-                  : el("button.link.danger", {
-                      type: "button",
-                      on: { click: async () => { if (confirm(`Revoke key ${r.key_id}?`)) { await del(`/api/keys/${r.key_id}`); await load(); } } },
-                    }, "Revoke"),
-            ],
+            ["", (r) => (r.revoked_at ? "" : revokeButton(r))],
           ])
         : state("empty", "No keys."),
+    );
+    replace(
+      keyPartner,
+      p.length ? p.map((r) => el("option", { value: r.name }, r.name)) : el("option", { value: "", disabled: true }, "add a partner first"),
     );
     replace(
       audit,
@@ -152,6 +147,81 @@ async function adminView(view) {
     load,
     "Share",
   );
+  // ---------------------------------------------------------------- keys: create (shown once), revoke
+  const keyStatus = el("p.form-status", { role: "status" });
+  const newKey = el("div.new-key");
+  const keyPartner = el("select", { name: "partner", "aria-label": "Partner of the key" });
+  const keyRole = el(
+    "select",
+    { name: "role", "aria-label": "Role of the key", on: { change: () => (keyPartner.disabled = keyRole.value === "admin") } },
+    el("option", { value: "partner" }, "partner key"),
+    el("option", { value: "admin" }, "admin key"),
+  );
+  const keyForm = el(
+    "form.inline-form",
+    {
+      on: {
+        submit: async (e) => {
+          e.preventDefault();
+          const admin = keyRole.value === "admin";
+          try {
+            showNewKey(await post("/api/keys", { role: keyRole.value, partner: admin ? null : keyPartner.value }));
+            keyStatus.textContent = "";
+            await load();
+          } catch (err) {
+            keyStatus.textContent = `Not created: ${err.message}`;
+          }
+        },
+      },
+    },
+    keyRole,
+    keyPartner,
+    el("button", { type: "submit" }, "Create key"),
+    keyStatus,
+  );
+
+  /** The new key, once: selected, with a copy button and a plain warning that it will not return. */
+  function showNewKey(made) {
+    const field = el("input.key-value", { type: "text", readonly: true, value: made.key, size: made.key.length, "aria-label": `New key ${made.key_id}` });
+    const copied = el("span.form-status", { role: "status" });
+    const copy = async () => {
+      field.select();
+      try {
+        await navigator.clipboard.writeText(made.key); // needs https or localhost
+        copied.textContent = "Copied.";
+      } catch {
+        copied.textContent = "Selected: press Ctrl+C (or ⌘C) to copy.";
+      }
+    };
+    replace(
+      newKey,
+      el(
+        "div.notice",
+        { role: "alert" },
+        el("p", {}, el("strong", {}, `New ${made.role} key ${made.key_id}${made.partner ? ` for ${made.partner}` : ""}.`), " Copy it now: you won't see this key again (only its hash is kept)."),
+        el("div.row", {}, field, el("button.copy", { type: "button", on: { click: copy } }, "Copy"), copied),
+        el("button.link", { type: "button", on: { click: () => replace(newKey) } }, "I have copied it: hide the key"),
+      ),
+    );
+    field.focus();
+    field.select();
+  }
+
+  function revokeButton(key) {
+    const who = key.partner ? `${key.partner}'s` : "the admin";
+    const revoke = async () => {
+      if (!confirm(`Revoke ${who} key ${key.key_id}? Whoever holds it loses access at once.`)) return;
+      try {
+        await del(`/api/keys/${key.key_id}`);
+        keyStatus.textContent = `Key ${key.key_id} revoked.`;
+        await load();
+      } catch (err) {
+        keyStatus.textContent = `Not revoked: ${err.message}`;
+      }
+    };
+    return el("button.link.danger", { type: "button", "aria-label": `Revoke key ${key.key_id}`, on: { click: revoke } }, "Revoke");
+  }
+
   const verifyButton = el(
     "button",
     {
@@ -168,7 +238,7 @@ async function adminView(view) {
   view.append(
     section("Partners", partners, partnerForm),
     section("Shares", shares, shareForm),
-    section("Keys", keys, el("p.hint", {}, "Keys are created with ", el("code", {}, "drivelake key create --partner NAME"), " and shown once.")),
+    section("Keys", newKey, keys, keyForm, el("p.hint", {}, "A partner key reads only that partner's shares, anonymised. Also: ", el("code", {}, "drivelake key create --partner NAME"), ".")),
     section("Audit log (latest)", el("div.row", {}, verifyButton, verify), audit),
   );
   await load();
