@@ -70,7 +70,8 @@ def vehicle_motion(
     fs = rate_hz / factor
     nb = len(accel) // factor
     blocks = accel[: nb * factor].reshape(nb, factor, 3)
-    a = _block_mean3(blocks)
+    up_guess = _up_guess(accel)
+    a, vertical_guess = _block_means(blocks, up_guess)
     c = cumulative(a)
     valid = np.ones(nb, bool)
     if not np.isfinite(c[-1]).all():  # a NaN or inf anywhere reaches the last running sum
@@ -100,6 +101,7 @@ def vehicle_motion(
     shock, vertical, vibration = _block_shocks(
         blocks,
         a_measured,
+        (up_guess, vertical_guess),
         gravity,
         cal.segments,
         shock_floor,
@@ -196,21 +198,34 @@ def _median(x: np.ndarray) -> float:
     return float(p[k] if len(x) % 2 else (p[k] + p[:k].max()) / 2)
 
 
-def _block_mean3(blocks: np.ndarray) -> np.ndarray:
-    """Per-block mean of (nb, factor, 3) samples as one matrix product (a single pass), float64.
+def _up_guess(accel: np.ndarray) -> np.ndarray:
+    """Up from a sparse sample of the accelerometer: good to a fraction of a degree for a fixed
+    mount, which is all :func:`_block_means` needs of it (calibration later says exactly)."""
+    mean = np.nanmean(accel[:: max(len(accel) // 1024, 1)], axis=0)
+    norm = np.linalg.norm(mean)
+    return mean / norm if np.isfinite(norm) and norm > 0 else np.array([0.0, 0.0, 1.0])
+
+
+def _block_means(blocks: np.ndarray, up: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-block means of (nb, factor, 3) samples, float64, and every sample's component along
+    ``up`` (nb, factor), from ONE matrix product: a single pass over the raw samples.
 
     NumPy's ``mean(axis=1)`` over a short middle axis is a strided reduction several times
-    slower than memory speed; a product with a (factor·3, 3) averaging matrix streams the data
-    once through BLAS.
+    slower than memory speed; a product with a (factor·3, 3 + factor) matrix (averaging
+    columns, then one projecting column per sample position) streams the data once through BLAS.
     """
     nb, factor, k = blocks.shape
-    w = np.tile(np.eye(k, dtype=blocks.dtype), (factor, 1)) / factor
-    return (blocks.reshape(nb, factor * k) @ w).astype(np.float64)
+    w = np.zeros((factor, k, k + factor), blocks.dtype)
+    w[:, :, :k] = np.eye(k) / factor
+    w[np.arange(factor), :, k + np.arange(factor)] = up
+    out = blocks.reshape(nb, factor * k) @ w.reshape(factor * k, k + factor)
+    return out[:, :k].astype(np.float64), out[:, k:]
 
 
 def _block_shocks(
     blocks: np.ndarray,
     block_mean: np.ndarray,
+    guess: tuple[np.ndarray, np.ndarray],
     gravity: np.ndarray,
     segments: list,
     shock_floor: float,
@@ -223,42 +238,45 @@ def _block_shocks(
     can reach their floor; elsewhere the value is an upper bound that is itself below the
     floor. With ``d`` the block mean's deviation from gravity and ``W`` the samples' summed
     squared deviation from the block mean, every sample deviates from gravity by at most
-    ``|d| + sqrt(W)``: ``W`` comes from one fused sum of squares over the raw samples, the
-    rest is at the analysis rate, and only the blocks that bound cannot clear get per-sample
-    maxima.
+    ``|d| + sqrt(W)`` (and its vertical part by at most ``|d·up| + sqrt(W)``): ``W`` comes from
+    one fused sum of squares over the raw samples, the rest is at the analysis rate, and only
+    the blocks a bound cannot clear get per-sample maxima.
 
-    The vertical component of every sample is one product per mount span (up is fixed there),
-    and it also gives the vibration: the mean square, per block, of the vertical acceleration
-    minus its ``highpass_n``-block moving average (a band from about 0.5 Hz for a 1 s window
-    to the IMU's Nyquist rate): the within-block variance plus the block mean's own deviation,
-    which add exactly because deviations from a block mean sum to zero.
+    The vibration is the mean square, per block, of the vertical acceleration minus its
+    ``highpass_n``-block moving average (a band from about 0.5 Hz for a 1 s window to the IMU's
+    Nyquist rate): the within-block variance plus the block mean's own deviation, which add
+    exactly because deviations from a block mean sum to zero. ``guess`` is ``(up, component of
+    every sample along it)`` from :func:`_block_means`; a mount span whose up is more than 1°
+    from it projects its samples again.
     """
     nb, factor, _ = blocks.shape
     flat = blocks.reshape(nb, -1)
     sumsq = np.einsum("ij,ij->i", flat, flat).astype(np.float64)
     # float32 rounding of the sums is far below 1e-4 of them: the bounds stay bounds
-    slack = 1e-4 * sumsq
     spread = sumsq - factor * np.einsum("ij,ij->i", block_mean, block_mean)
-    spread += slack
+    spread += 1e-4 * sumsq
+    np.sqrt(np.maximum(spread, 0.0, out=spread), out=spread)
     d = block_mean - gravity
     shock = np.sqrt(np.einsum("ij,ij->i", d, d))
-    shock += np.sqrt(spread)
+    shock += spread
     vertical = np.empty(nb)
     vibration = np.empty(nb)
+    up_guess, v_guess = guess
     for i0, i1, up, _ in segments:
-        w = np.zeros((factor, 3, factor), blocks.dtype)
-        w[np.arange(factor), :, np.arange(factor)] = up
-        v = flat[i0:i1] @ w.reshape(factor * 3, factor)  # vertical specific force per sample
+        vertical[i0:i1] = np.abs(d[i0:i1] @ up)
+        vertical[i0:i1] += spread[i0:i1]
+        check = i0 + np.flatnonzero(vertical[i0:i1] >= vertical_floor)
+        if len(check):
+            v = blocks[check] @ up.astype(blocks.dtype)
+            vertical[check] = np.abs(v - (gravity[check] @ up)[:, None].astype(v.dtype)).max(1)
+        if up @ up_guess >= np.cos(np.radians(1.0)):
+            up, v = up_guess, v_guess[i0:i1]
+        else:
+            v = blocks[i0:i1] @ up.astype(blocks.dtype)
         mean_v = block_mean[i0:i1] @ up
         within = np.einsum("ij,ij->i", v, v).astype(np.float64)
         within -= factor * np.square(mean_v)
         np.maximum(within, 0.0, out=within)
-        grav_v = gravity[i0:i1] @ up
-        vertical[i0:i1] = np.abs(mean_v - grav_v)
-        vertical[i0:i1] += np.sqrt(within + slack[i0:i1])
-        check = np.flatnonzero(vertical[i0:i1] >= vertical_floor)
-        if len(check):
-            vertical[i0 + check] = np.abs(v[check] - grav_v[check, None].astype(v.dtype)).max(1)
         low = window_mean(cumulative(mean_v), highpass_n) if highpass_n > 1 else mean_v
         vibration[i0:i1] = within / factor + np.square(mean_v - low)
     idx = np.flatnonzero(shock >= shock_floor)
