@@ -6,17 +6,22 @@ query per call (a user's search) and all queries in one call (batch work such as
 vectors have the structure of real embeddings (a low-rank clustered signal plus noise), since
 uniformly random 512-d vectors have no neighbours worth finding. A second pass restricts every
 query to 1 % of the rows (one drive in a hundred) and checks that recall holds there too.
+The searches run in ``--rounds`` rounds, the two engines alternating within each, so that the
+load of a shared machine hits both alike; each round's ratio is reported, then the medians.
 
-    python bench/bench_vector_search.py            # 1 M x 512 (index build takes minutes)
+    python bench/bench_vector_search.py            # 1 M x 512 (index builds take minutes)
     python bench/bench_vector_search.py --n 200000 --queries 200
+    python bench/bench_vector_search.py --cache /tmp/vs   # reuse the lake and FAISS index
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -94,29 +99,16 @@ def run_faiss(index, queries, truth, params=None, batch=False):
     return recall(found, truth), len(queries) / (time.perf_counter() - start)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=1_000_000)
-    parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--threads", type=int, default=2, help="search threads, both engines")
-    args = parser.parse_args()
-
-    import faiss
-    from threadpoolctl import threadpool_limits
-
+def build_lake(path: Path, data: np.ndarray, drive_of: np.ndarray):
+    """The vectors as a lake's embeddings table, indexed; (lake, index config, build seconds)."""
     import drivelake
     from drivelake.models.tables import embeddings_schema
     from drivelake.search.vector import maintain_index
 
-    data = vectors(args.n, seed=0)
-    queries = vectors(args.queries, seed=1)
-    drive_of = np.arange(args.n) % DRIVES
-    truth = exact_top10(data, queries)
-    mask = drive_of == 7
-    truth_filtered = exact_top10(data, queries, mask)
-
-    lake = drivelake.open(tempfile.mkdtemp(prefix="bench-vectors-"))
-    for start in range(0, args.n, 250_000):
+    lake = drivelake.open(path)
+    if lake.dataset("embeddings_512") is not None:  # cached from an earlier run
+        return lake, maintain_index(lake, "embeddings_512"), None
+    for start in range(0, len(data), 250_000):
         part = data[start : start + 250_000]
         m = len(part)
         lake.append(
@@ -137,54 +129,102 @@ def main() -> None:
         )
     start = time.perf_counter()
     config = maintain_index(lake, "embeddings_512", force=True)
-    build_s = time.perf_counter() - start
+    return lake, config, time.perf_counter() - start
+
+
+def build_faiss(path: Path | None, data: np.ndarray):
+    """FAISS HNSW32 (efConstruction 40) over the vectors; (index, build seconds or None)."""
+    import faiss
+
+    if path is not None and path.exists():
+        return faiss.read_index(str(path)), None
     start = time.perf_counter()
     index = faiss.IndexHNSWFlat(DIM, 32, faiss.METRIC_INNER_PRODUCT)
     index.hnsw.efConstruction = 40
     index.add(data)
-    faiss_build_s = time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    if path is not None:
+        faiss.write_index(index, str(path))
+    return index, seconds
 
-    rows = {}
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=1_000_000)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--threads", type=int, default=2, help="search threads, both engines")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating measurement rounds")
+    parser.add_argument("--cache", type=Path, help="folder keeping the lake and FAISS index")
+    args = parser.parse_args()
+
+    import faiss
+    from threadpoolctl import threadpool_limits
+
+    data = vectors(args.n, seed=0)
+    queries = vectors(args.queries, seed=1)
+    drive_of = np.arange(args.n) % DRIVES
+    truth = exact_top10(data, queries)
+    mask = drive_of == 7
+    truth_filtered = exact_top10(data, queries, mask)
+
+    work = args.cache or Path(tempfile.mkdtemp(prefix="bench-vectors-"))
+    work.mkdir(parents=True, exist_ok=True)
+    lake, config, build_s = build_lake(work / f"lake-{args.n}", data, drive_of)
+    cached = work / f"faiss-hnsw32-{args.n}.index" if args.cache else None
+    index, faiss_build_s = build_faiss(cached, data)
+    del data
+
     load_before = os.getloadavg()[0]
+    rounds: list[dict] = []
     with threadpool_limits(args.threads):
         faiss.omp_set_num_threads(args.threads)
-        for batch in (False, True):
-            name = "batch" if batch else "one by one"
-            rows[f"drivelake, {name}"] = (
-                *run_drivelake(lake, queries, truth, args.threads, batch=batch),
-                *run_drivelake(
-                    lake, queries, truth_filtered, args.threads, "drive_id = 'd7'", batch
-                ),
-            )
         for ef in (16, 24, 32, 48, 64, 96, 128, 256, 512):  # cheapest efSearch reaching 0.95
             index.hnsw.efSearch = ef
             if run_faiss(index, queries, truth)[0] >= 0.95:
                 break
         selector = faiss.IDSelectorBatch(np.flatnonzero(mask).astype(np.int64))
         params = faiss.SearchParametersHNSW(sel=selector, efSearch=ef)
-        for batch in (False, True):
-            name = "batch" if batch else "one by one"
-            rows[f"FAISS HNSW, {name}"] = (
-                *run_faiss(index, queries, truth, batch=batch),
-                *run_faiss(index, queries, truth_filtered, params, batch),
-            )
+        for _ in range(args.rounds):
+            rows = {}
+            for batch in (False, True):  # the engines alternate: ours, FAISS, ours, FAISS
+                name = "batch" if batch else "one by one"
+                rows[f"drivelake, {name}"] = (
+                    *run_drivelake(lake, queries, truth, args.threads, batch=batch),
+                    *run_drivelake(
+                        lake, queries, truth_filtered, args.threads, "drive_id = 'd7'", batch
+                    ),
+                )
+                rows[f"FAISS HNSW, {name}"] = (
+                    *run_faiss(index, queries, truth, batch=batch),
+                    *run_faiss(index, queries, truth_filtered, params, batch),
+                )
+            rounds.append(rows)
+
+    def built(seconds: float | None) -> str:
+        return "cached" if seconds is None else f"built in {seconds:.0f} s"
 
     print(f"n={args.n} dim={DIM} queries={args.queries} search threads={args.threads}")
     print(
         f"machine load average (1 min) before/after searches: {load_before:.1f}/"
         f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     )
-    print(f"drivelake index: {config} built+tuned in {build_s:.0f} s")
-    print(f"faiss HNSW32 efC=40 efSearch={ef}: built in {faiss_build_s:.0f} s")
+    print(f"drivelake index: {config} {built(build_s)}")
+    print(f"faiss HNSW32 efC=40 efSearch={ef}: {built(faiss_build_s)}")
     print("| search | recall@10 | queries/s | 1 % filter recall@10 | 1 % filter queries/s |")
     print("|---|---|---|---|---|")
-    for name, (r, qps, fr, fqps) in rows.items():
-        print(f"| {name} | {r:.3f} | {qps:.0f} | {fr:.3f} | {fqps:.0f} |")
+    for name in rounds[0]:
+        runs = [r[name] for r in rounds]
+        r, fr = runs[0][0], runs[0][2]
+        qps = ", ".join(f"{run[1]:.0f}" for run in runs)
+        fqps = ", ".join(f"{run[3]:.0f}" for run in runs)
+        print(f"| {name} | {r:.3f} | {qps} | {fr:.3f} | {fqps} |")
     for name in ("one by one", "batch"):
-        ours, theirs = rows[f"drivelake, {name}"], rows[f"FAISS HNSW, {name}"]
+        ratios = [r[f"drivelake, {name}"][1] / r[f"FAISS HNSW, {name}"][1] for r in rounds]
+        filtered = [r[f"drivelake, {name}"][3] / r[f"FAISS HNSW, {name}"][3] for r in rounds]
         print(
-            f"qps ratio drivelake/FAISS, {name}: {ours[1] / theirs[1]:.2f} "
-            f"(1 % filter: {ours[3] / theirs[3]:.2f})"
+            f"qps ratio drivelake/FAISS, {name}: rounds {', '.join(f'{x:.2f}' for x in ratios)}"
+            f", median {statistics.median(ratios):.2f} (1 % filter: median "
+            f"{statistics.median(filtered):.2f})"
         )
 
 

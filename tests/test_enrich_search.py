@@ -214,3 +214,67 @@ def test_batched_search_and_new_rows_folded_into_the_index(tmp_path):
     assert got.num_rows == 10 and got.column("key")[3].as_py() == "k3003"
     assert set(got.column("drive_id").to_pylist()) == {"d3"}
     assert nearest(ds, new[4], 1).column("key").to_pylist() == ["k3004"]
+
+
+def test_projected_index_scans_few_dimensions_and_reranks_exactly(tmp_path, monkeypatch):
+    """Embedding-like vectors (most energy in a few directions): the index scans a projection,
+    scores stay exact, and a broad filter searched through the index keeps recall."""
+    import drivelake
+    from drivelake.models.tables import embeddings_schema
+    from drivelake.search import vector
+
+    rng = np.random.default_rng(2)
+    n, dim = 20_000, 128
+    basis = rng.standard_normal((8, dim)).astype(np.float32)
+    centres = rng.standard_normal((300, 8)).astype(np.float32)
+
+    def draw(m):
+        latent = centres[rng.integers(0, 300, m)] + 0.3 * rng.standard_normal((m, 8))
+        x = (latent @ basis + 0.5 * rng.standard_normal((m, dim))).astype(np.float32)
+        return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+    vectors, queries = draw(n), draw(40)
+    drives = np.array([f"d{i % 4}" for i in range(n)])
+    lake = drivelake.open(tmp_path / "lake")
+    lake.append(
+        "embeddings_128",
+        pa.table(
+            {
+                "key": [str(i) for i in range(n)],
+                "source": ["frame"] * n,
+                "drive_id": drives,
+                "t_s": np.zeros(n),
+                "text": pa.nulls(n, pa.string()),
+                "model": ["m"] * n,
+                "revision": ["r"] * n,
+                "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1)), dim),
+            },
+            schema=embeddings_schema(dim),
+        ),
+    )
+    config = maintain_index(lake, "embeddings_128", force=True)
+    assert config["dims"] < dim and config["recall"] >= vector.TARGET_RECALL
+    vector._SEARCHERS.clear()  # a fresh process: the projection is loaded from disk
+    ds = lake.dataset("embeddings_128")
+
+    def recall(result, allowed):
+        hits = 0
+        for q in range(len(queries)):
+            rows = result.filter(pa.compute.equal(result.column("query"), q))
+            keys = np.array(rows.column("key").to_pylist(), dtype=int)
+            assert len(keys) == 10 and allowed[keys].all()
+            scores = np.array(rows.column("score").to_pylist())
+            assert np.allclose(scores, vectors[keys] @ queries[q], atol=1e-5)  # exact scores
+            exact = np.flatnonzero(allowed)[np.argsort(-(vectors[allowed] @ queries[q]))[:10]]
+            hits += len(set(keys) & set(exact))
+        return hits / (10 * len(queries))
+
+    everything = np.ones(n, bool)
+    assert recall(vector.search_vectors(ds, queries, 10), everything) >= 0.95
+    assert vector.searcher(ds).basis.shape == (dim, config["dims"])
+    one = nearest(ds, queries[3], 10).column("key").to_pylist()
+    batch = vector.search_vectors(ds, queries, 10)
+    assert batch.filter(pa.compute.equal(batch.column("query"), 3)).column("key").to_pylist() == one
+    monkeypatch.setattr(vector, "EXACT_MAX_ROWS", 100)  # a filter this broad goes through the index
+    broad = vector.search_vectors(ds, queries, 10, where="drive_id = 'd1'")
+    assert recall(broad, drives == "d1") >= 0.9

@@ -10,10 +10,16 @@ that probe it.
 Below :data:`INDEX_MIN_ROWS` vectors a search is exact (every row is scored). From there on the
 table gets an IVF index trained on its own vectors (spherical k-means, ~sqrt(rows)
 partitions) and stored beside the table (``_vector_index/<table>.ivf.lance``: each row id's
-partition, and the centroids) so that processes load it instead of retraining. The number of
-probed partitions is *tuned on the data*, not taken from a default: a sample of the table's own
-vectors is searched exactly and through the index, and probes are raised until recall@10
-reaches :data:`TARGET_RECALL`; the choice and its recall are stored in the table's config.
+partition, and the centroids) so that processes load it instead of retraining. Embeddings
+carry most of their energy in a few directions, so the index may scan the probed partitions
+projected onto the leading principal directions (``basis``: a quarter or half of the width,
+a copy that many times smaller than the vectors) and rerank the best candidates
+(:data:`RERANK_PER_HIT` per result) by their exact scores: results and scores are exact dot
+products, only the candidate set is approximate. Probes and scanned width are *tuned on the
+data*, not taken from defaults: a sample of the table's own vectors is searched exactly and
+through the index; for each width the probes are raised until recall@10 reaches
+:data:`TARGET_RECALL`, and the cheapest pair wins; the choice and its recall are stored in the
+table's config.
 
 ``maintain_index`` keeps the index current after writes: new rows are assigned to their
 nearest centroid (rows missing from the stored assignment are also assigned on load), and the
@@ -31,8 +37,9 @@ import math
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -55,8 +62,18 @@ _CONFIG_KEY = "drivelake.vector_search"
 _LADDER = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 256]
 _KMEANS_ITERATIONS = 10
 _KMEANS_SAMPLE_PER_PARTITION = 48
+#: Candidates reranked by exact score per result asked for (at least RERANK_MIN), when the
+#: index scans projected vectors.
+RERANK_PER_HIT = 4
+RERANK_MIN = 40
+#: Principal directions kept for the candidate scan are chosen among these fractions of the
+#: vectors' width (the whole width included), by measured recall and cost.
+_DIMS_FRACTIONS = (4, 2, 1)
+_PCA_SAMPLE = 50_000
 _BLOCK = 65_536  # rows per block when scoring a table or assigning partitions
 _CHUNK = 256  # queries per worker chunk in a batch
+_MIN_PER_THREAD = 32  # a batch is split over threads only when each gets this many queries
+_THREADS = min(os.cpu_count() or 1, 8)
 RESULT_COLUMNS = ["key", "source", "drive_id", "t_s", "text"]
 
 
@@ -86,20 +103,45 @@ def _matrix(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return array.flatten().to_numpy(zero_copy_only=False).reshape(-1, dim)
 
 
-_CONTROLLER: list = []
+_BLAS: list = []
 
 
-def _blas_single():
-    """Keep BLAS to one thread while our own threads split a batch (no oversubscription)."""
-    if not _CONTROLLER:
+def _blas_libraries() -> list:
+    """The process's BLAS thread controls (threadpoolctl's, found once; [] without it)."""
+    if not _BLAS:
         try:
             from threadpoolctl import ThreadpoolController
         except ImportError:  # optional: without it BLAS threads just compete a little
-            _CONTROLLER.append(None)
+            _BLAS.append([])
         else:
-            _CONTROLLER.append(ThreadpoolController())
-    controller = _CONTROLLER[0]
-    return nullcontext() if controller is None else controller.limit(limits=1, user_api="blas")
+            _BLAS.append(ThreadpoolController().select(user_api="blas").lib_controllers)
+    return _BLAS[0]
+
+
+@contextmanager
+def _blas_single() -> Iterator[None]:
+    """Keep BLAS to one thread while our own threads split a batch (no oversubscription).
+
+    Set directly on the libraries: a threadpoolctl ``limit`` rescans them on every call,
+    which costs more than a whole single-query search.
+    """
+    libraries = _blas_libraries()
+    before = [lib.get_num_threads() for lib in libraries]
+    for lib in libraries:
+        lib.set_num_threads(1)
+    try:
+        yield
+    finally:
+        for lib, threads in zip(libraries, before, strict=True):
+            lib.set_num_threads(threads)
+
+
+def _pad(positions: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows widened to ``k`` with -1 / -inf, so that the caller sees a short row as short."""
+    if positions.shape[1] >= k:
+        return positions, scores
+    pad = ((0, 0), (0, k - positions.shape[1]))
+    return np.pad(positions, pad, constant_values=-1), np.pad(scores, pad, constant_values=-np.inf)
 
 
 def _top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -116,7 +158,13 @@ def _top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 class Searcher:
-    """One table version's vectors in memory, sorted by IVF partition, with the result columns."""
+    """One table version's vectors in memory, sorted by IVF partition, with the result columns.
+
+    ``vectors`` are the stored vectors (exact scores, reranking, filtered exact search);
+    ``coarse`` is what the index scans for candidates: the same rows projected onto the
+    table's ``dims`` leading principal directions (a few times fewer bytes to read per query),
+    or ``vectors`` itself when the index keeps every dimension.
+    """
 
     def __init__(
         self, ds: lance.LanceDataset, config: dict | None = None, data: pa.Table | None = None
@@ -130,8 +178,9 @@ class Searcher:
         row_ids = data.column("_rowid").to_numpy()
         self.dim = int(ds.schema.field("vector").type.list_size)
         self.unassigned = 0
+        self.basis: np.ndarray | None = None  # principal directions (dim, dims), if projected
         if self.config is not None:
-            centroids, assignment = _load_index(ds.uri, self.config, self.dim)
+            centroids, assignment, self.basis = _load_index(ds.uri, self.config)
             partition = _lookup(assignment, row_ids)
             missing = partition < 0
             self.unassigned = int(missing.sum())
@@ -149,14 +198,27 @@ class Searcher:
         indexed = self.config is not None
         self.row_ids = row_ids[order] if indexed else row_ids
         self.vectors = vectors[order] if indexed else vectors
+        del vectors
         meta = data.drop_columns(["vector", "_rowid"])
         self.meta = meta.take(order) if indexed else meta
         self.nprobes = self.config["nprobes"] if indexed else 1
+        self.project(self.basis)
         self._filters: OrderedDict[str, tuple] = OrderedDict()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self.row_ids)
+
+    def project(self, basis: np.ndarray | None) -> None:
+        """Scan candidates in the span of ``basis`` (None: in the full vectors)."""
+        self.basis = basis
+        if basis is None:
+            self.coarse, self.coarse_centroids = self.vectors, self.centroids
+            return
+        self.coarse = np.empty((len(self), basis.shape[1]), np.float32)
+        for lo in range(0, len(self), _BLOCK):
+            np.matmul(self.vectors[lo : lo + _BLOCK], basis, out=self.coarse[lo : lo + _BLOCK])
+        self.coarse_centroids = np.ascontiguousarray(self.centroids @ basis)
 
     # ------------------------------------------------------------------ filters
 
@@ -209,12 +271,11 @@ class Searcher:
         ``rows_vectors`` may already hold.
         """
         queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)
-        threads = threads or min(os.cpu_count() or 1, 8)
-        chunks = [queries[i : i + _CHUNK] for i in range(0, len(queries), _CHUNK)]
+        threads = max(1, min(threads or _THREADS, -(-len(queries) // _MIN_PER_THREAD)))
+        size = min(_CHUNK, -(-len(queries) // threads))
+        chunks = [queries[i : i + size] for i in range(0, len(queries), size)]
         with _blas_single():  # small products: BLAS threads cost more than they give
-            if threads > 1 and len(queries) >= 2 * 32:
-                size = -(-len(queries) // threads)
-                chunks = [queries[i : i + size] for i in range(0, len(queries), size)]
+            if threads > 1:
                 with ThreadPoolExecutor(threads) as pool:
                     parts = list(
                         pool.map(lambda q: self._search(q, k, rows, rows_vectors, nprobes), chunks)
@@ -223,6 +284,8 @@ class Searcher:
                 parts = [self._search(q, k, rows, rows_vectors, nprobes) for q in chunks]
         if not parts:
             return np.empty((0, k), np.int64), np.empty((0, k), np.float32)
+        if len(parts) == 1:
+            return parts[0]
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
     def _search(self, queries, k, rows, rows_vectors, nprobes):
@@ -262,33 +325,52 @@ class Searcher:
         return best_p, best_s
 
     def _ivf(self, queries, k, nprobes, mask):
-        nq = len(queries)
+        """Candidates by coarse score in the probed partitions, then exact scores for the best."""
         nprobes = min(nprobes, len(self.centroids))
-        centroid_scores = queries @ self.centroids.T
-        probes = np.argpartition(-centroid_scores, nprobes - 1, axis=1)[:, :nprobes]
-        if nq == 1:
-            return self._ivf_one(queries[0], k, probes[0], mask)
-        cand_p = np.full((nq, nprobes * k), -1, np.int64)
-        cand_s = np.full((nq, nprobes * k), -np.inf, np.float32)
+        coarse = queries if self.basis is None else queries @ self.basis
+        width = k if self.basis is None else max(k * RERANK_PER_HIT, RERANK_MIN)
+        centroid_scores = coarse @ self.coarse_centroids.T
+        if nprobes == 1:
+            probes = np.argmax(centroid_scores, axis=1)[:, None]
+        else:
+            probes = np.argpartition(-centroid_scores, nprobes - 1, axis=1)[:, :nprobes]
+        if len(queries) == 1:
+            return self._ivf_one(queries[0], coarse[0], k, width, probes[0], mask)
+        cand_p, cand_s = self._probe_many(coarse, width, probes, mask)
+        if self.basis is not None:  # rerank the candidates by their exact scores
+            gathered = self.vectors[np.maximum(cand_p, 0)]
+            exact = np.matmul(gathered, queries[:, :, None])[:, :, 0]
+            cand_s = np.where(np.isfinite(cand_s), exact, -np.inf).astype(np.float32)
+        top, scores = _top_k(cand_s, k)
+        positions = np.take_along_axis(cand_p, top, axis=1)
+        positions[~np.isfinite(scores)] = -1
+        return _pad(positions, scores, k)
+
+    def _probe_many(self, coarse, width, probes, mask):
+        """Per query, its ``width`` best rows by coarse score: one product per probed partition
+        for all the queries that probe it."""
+        nq, nprobes = probes.shape
+        cand_p = np.full((nq, nprobes * width), -1, np.int64)
+        cand_s = np.full((nq, nprobes * width), -np.inf, np.float32)
         query_of = np.repeat(np.arange(nq), nprobes)
-        slot_of = np.tile(np.arange(nprobes) * k, nq)
+        slot_of = np.tile(np.arange(nprobes) * width, nq)
         part_of = probes.reshape(-1)
         order = np.argsort(part_of, kind="stable")
         query_of, slot_of, part_of = query_of[order], slot_of[order], part_of[order]
         starts = np.flatnonzero(np.r_[True, part_of[1:] != part_of[:-1]])
         ends = np.r_[starts[1:], len(part_of)]
-        offsets, vectors, span = self.offsets, self.vectors, np.arange(k)
+        offsets, rows, span = self.offsets, self.coarse, np.arange(width)
         for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
             p = part_of[a]
             lo, hi = offsets[p], offsets[p + 1]
             if hi == lo:
                 continue
             qs = query_of[a:b]
-            scores = queries[qs] @ vectors[lo:hi].T
+            scores = coarse[qs] @ rows[lo:hi].T
             if mask is not None:
                 scores[:, ~mask[lo:hi]] = -np.inf
-            if hi - lo > k:  # unsorted top k: the merge below sorts
-                cols = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+            if hi - lo > width:  # unsorted best: the merge below sorts
+                cols = np.argpartition(-scores, width - 1, axis=1)[:, :width]
                 values = np.take_along_axis(scores, cols, axis=1)
                 slots = slot_of[a:b, None] + span
             else:
@@ -296,40 +378,41 @@ class Searcher:
                 slots = slot_of[a:b, None] + span[: hi - lo]
             cand_p[qs[:, None], slots] = cols + lo
             cand_s[qs[:, None], slots] = values
-        top, scores = _top_k(cand_s, k)
-        positions = np.take_along_axis(cand_p, top, axis=1)
-        positions[~np.isfinite(scores)] = -1
-        return positions, scores
+        if nprobes > 1:
+            top, cand_s = _top_k(cand_s, width)
+            cand_p = np.take_along_axis(cand_p, top, axis=1)
+        return cand_p, cand_s
 
-    def _ivf_one(self, query, k, probes, mask):
-        """One query: a matrix-vector product per probed partition, one selection."""
-        offsets, vectors = self.offsets, self.vectors
+    def _ivf_one(self, query, coarse, k, width, probes, mask):
+        """One query, in one dimension throughout (a user's search: call overhead counts)."""
+        offsets, rows = self.offsets, self.coarse
         ranges = [(offsets[p], offsets[p + 1]) for p in probes.tolist()]
-        scores = np.concatenate([vectors[lo:hi] @ query for lo, hi in ranges])
-        positions = np.concatenate([np.arange(lo, hi) for lo, hi in ranges])
+        if len(ranges) == 1:  # the common case: no concatenation
+            lo, hi = ranges[0]
+            scores, positions = rows[lo:hi] @ coarse, np.arange(lo, hi)
+        else:
+            scores = np.concatenate([rows[lo:hi] @ coarse for lo, hi in ranges])
+            positions = np.concatenate([np.arange(lo, hi) for lo, hi in ranges])
         if mask is not None:
             scores[~mask[positions]] = -np.inf
-        cols, values = _top_k(scores[None], k)
-        found = positions[cols]
-        found[~np.isfinite(values)] = -1
-        if found.shape[1] < k:  # pad, so that the caller sees a short row
-            pad = k - found.shape[1]
-            found = np.pad(found, ((0, 0), (0, pad)), constant_values=-1)
-            values = np.pad(values, ((0, 0), (0, pad)), constant_values=-np.inf)
-        return found, values
+        if len(scores) > width:
+            best = np.argpartition(scores, -width)[-width:]
+            scores, positions = scores[best], positions[best]
+        if self.basis is not None:  # rerank the candidates by their exact scores
+            exact = self.vectors[positions] @ query
+            scores = np.where(np.isfinite(scores), exact, -np.inf).astype(np.float32)
+        order = np.argsort(-scores, kind="stable")[:k]
+        positions, scores = positions[order], scores[order]
+        positions[~np.isfinite(scores)] = -1
+        return _pad(positions[None], scores[None], k)
 
     def table(self, positions: np.ndarray, scores: np.ndarray) -> pa.Table:
         """Result rows (query, result columns, score) for valid positions, best first per query."""
         valid = positions >= 0
-        query = np.broadcast_to(np.arange(len(positions))[:, None], positions.shape)[valid]
-        rows = self.meta.take(pa.array(positions[valid]))
-        return pa.table(
-            {
-                "query": pa.array(query.astype(np.int32)),
-                **{c: rows.column(c) for c in RESULT_COLUMNS},
-                "score": pa.array(scores[valid].astype(np.float32)),
-            }
-        )
+        rows = self.meta.take(positions[valid])
+        query = pa.array(np.nonzero(valid)[0].astype(np.int32))
+        score = pa.array(scores[valid], pa.float32())
+        return rows.add_column(0, "query", query).append_column("score", score)
 
 
 # ---------------------------------------------------------------------- cache
@@ -429,36 +512,57 @@ def _lookup(assignment: tuple[np.ndarray, np.ndarray], row_ids: np.ndarray) -> n
     return out
 
 
-def _load_index(uri: str, config: dict, dim: int) -> tuple[np.ndarray, tuple]:
+def principal_directions(vectors: np.ndarray, seed: int = 0) -> np.ndarray:
+    """The vectors' principal directions (columns, most energy first), from a sample.
+
+    Uncentred: the leading directions are those that carry most of the dot products.
+    """
+    rng = np.random.default_rng(seed)
+    size = min(len(vectors), _PCA_SAMPLE)
+    sample = vectors[np.sort(rng.choice(len(vectors), size, replace=False))].astype(np.float64)
+    _, directions = np.linalg.eigh(sample.T @ sample)
+    return np.ascontiguousarray(directions[:, ::-1], dtype=np.float32)
+
+
+def _vector_table(matrix: np.ndarray) -> pa.Table:
+    flat = pa.array(np.ascontiguousarray(matrix, np.float32).reshape(-1))
+    return pa.table({"vector": pa.FixedSizeListArray.from_arrays(flat, matrix.shape[1])})
+
+
+def _load_index(uri: str, config: dict) -> tuple[np.ndarray, tuple, np.ndarray | None]:
+    """(centroids, (sorted row ids, partitions), basis of the candidate scan or None)."""
     import lance
 
-    centroids = _matrix(
-        lance.dataset(_index_uri(uri, "centroids")).to_table(columns=["vector"]).column("vector")
-    )
+    def matrix(part: str) -> np.ndarray:
+        table = lance.dataset(_index_uri(uri, part)).to_table(columns=["vector"])
+        return np.ascontiguousarray(_matrix(table.column("vector")), np.float32)
+
+    centroids = matrix("centroids")
+    projected = config.get("dims", centroids.shape[1]) < centroids.shape[1]
+    basis = matrix("basis").T.copy() if projected else None
     table = lance.dataset(_index_uri(uri, "ivf")).to_table()
     ids = table.column("row_id").to_numpy()
     parts = table.column("partition").to_numpy()
     order = np.argsort(ids)
-    return np.ascontiguousarray(centroids, np.float32), (ids[order], parts[order])
+    return centroids, (ids[order], parts[order]), basis
 
 
 def _save_index(uri: str, centroids: np.ndarray, row_ids: np.ndarray, partition: np.ndarray):
     import lance
 
-    dim = centroids.shape[1]
-    lance.write_dataset(
-        pa.table(
-            {"vector": pa.FixedSizeListArray.from_arrays(pa.array(centroids.reshape(-1)), dim)}
-        ),
-        _index_uri(uri, "centroids"),
-        mode="overwrite",
-    )
+    lance.write_dataset(_vector_table(centroids), _index_uri(uri, "centroids"), mode="overwrite")
     lance.write_dataset(
         pa.table({"row_id": pa.array(row_ids, pa.uint64()), "partition": pa.array(partition)}),
         _index_uri(uri, "ivf"),
         mode="overwrite",
         max_rows_per_file=1 << 30,
     )
+
+
+def _save_basis(uri: str, basis: np.ndarray) -> None:
+    import lance
+
+    lance.write_dataset(_vector_table(basis.T), _index_uri(uri, "basis"), mode="overwrite")
 
 
 def maintain_index(lake: Lake, table: str, *, force: bool = False) -> dict | None:
@@ -476,13 +580,22 @@ def maintain_index(lake: Lake, table: str, *, force: bool = False) -> dict | Non
     if config is None or rows >= 2 * config["trained_rows"]:
         data = ds.to_table(columns=[*RESULT_COLUMNS, "vector"], with_row_id=True)
         vectors = np.ascontiguousarray(_matrix(data.column("vector")), dtype=np.float32)
-        centroids = train_centroids(vectors, index_params(rows, vectors.shape[1])["num_partitions"])
+        dim = vectors.shape[1]
+        centroids = train_centroids(vectors, index_params(rows, dim)["num_partitions"])
         _save_index(ds.uri, centroids, data.column("_rowid").to_numpy(), assign(vectors, centroids))
+        directions = principal_directions(vectors)
         del vectors
-        config = {"kind": "ivf_flat", "partitions": len(centroids), "nprobes": 1}
+        config = {"kind": "ivf_flat", "partitions": len(centroids), "nprobes": 1, "dims": dim}
         found = Searcher(ds, config, data)
         del data
-        config = {**config, **_tune(found), "trained_rows": rows, "indexed_rows": len(found)}
+        config = {
+            **config,
+            **_tune(found, directions),
+            "trained_rows": rows,
+            "indexed_rows": len(found),
+        }
+        if found.basis is not None:
+            _save_basis(ds.uri, found.basis)
         _commit_config(ds, config, found)
         return config
     found = searcher(ds)
@@ -509,22 +622,40 @@ def _commit_config(ds: lance.LanceDataset, config: dict, found: Searcher) -> Non
             _SEARCHERS.pop(ds.uri, None)
 
 
-def _tune(found: Searcher) -> dict:
-    """Choose the probes by measured recall@10 of the table's own vectors (self excluded)."""
+def _tune(found: Searcher, directions: np.ndarray) -> dict:
+    """Choose probes and scanned dimensions by measured recall@10 of the table's own vectors.
+
+    For each candidate width of the candidate scan, the fewest probes that reach
+    :data:`TARGET_RECALL` (self excluded); of those, the cheapest by rows x dimensions read
+    per query. ``found`` is left searching with the choice.
+    """
     rng = np.random.default_rng(0)
     sample = rng.choice(len(found), size=min(TUNE_QUERIES, len(found)), replace=False)
     queries = found.vectors[sample]
     truth, _ = found._exact(queries, 11, None)
     truth_sets = [set(t) - {s} for t, s in zip(truth.tolist(), sample.tolist(), strict=True)]
-    chosen = {"nprobes": _LADDER[-1], "recall": None}
-    for nprobes in _LADDER:
-        got, _ = found.search(queries, 11, nprobes=nprobes)
-        hits = sum(
-            len(t & (set(g) - {s}))
-            for t, g, s in zip(truth_sets, got.tolist(), sample.tolist(), strict=True)
-        )
-        recall = hits / max(1, sum(len(t) for t in truth_sets))
-        chosen = {"nprobes": nprobes, "recall": round(recall, 4)}
-        if recall >= TARGET_RECALL or nprobes >= len(found.centroids):
-            break
+    partitions, rows_per_partition = len(found.centroids), len(found) / len(found.centroids)
+    best: tuple | None = None
+    for dims in sorted({max(min(found.dim, 32), found.dim // f) for f in _DIMS_FRACTIONS}):
+        found.project(None if dims == found.dim else directions[:, :dims])
+        for nprobes in _LADDER:
+            nprobes = min(nprobes, partitions)
+            got, _ = found.search(queries, 11, nprobes=nprobes)
+            hits = sum(
+                len(t & (set(g) - {s}))
+                for t, g, s in zip(truth_sets, got.tolist(), sample.tolist(), strict=True)
+            )
+            recall = hits / max(1, sum(len(t) for t in truth_sets))
+            if recall >= TARGET_RECALL or nprobes >= partitions:
+                break
+        cost = dims * (partitions + nprobes * rows_per_partition)
+        if dims < found.dim:
+            cost += max(11 * RERANK_PER_HIT, RERANK_MIN) * found.dim
+        met = recall >= TARGET_RECALL
+        key = (not met, cost if met else -recall)
+        if best is None or key < best[0]:
+            best = (key, {"nprobes": nprobes, "dims": dims, "recall": round(recall, 4)})
+    chosen = best[1]
+    found.project(None if chosen["dims"] == found.dim else directions[:, : chosen["dims"]])
+    found.nprobes = chosen["nprobes"]
     return chosen
