@@ -5,7 +5,7 @@
 Three timings per frame, all in this process with the same thread count:
   forward    the networks only: CenterFace and the PP-OCR text detector, ``session.run`` on
              ready-made input tensors
-  detect     the detectors end to end (pre/post-processing, the plate blob proposals, merging)
+  detect     the detectors end to end (pre/post-processing, plate proposals and tests, merging)
   anonymize  detect + padding + redaction (what ``drivelake anonymize`` does per frame)
 The overhead ratio is anonymize / forward; the target is <= 1.2x.
 """
@@ -54,7 +54,7 @@ def main() -> None:
 
     anonymizer = Anonymizer(threads=args.threads)
     face, plates = anonymizer.detectors
-    text = plates.sources[0]
+    text = plates.text
     images = frames(args.frames)
     face_input = np.zeros((1, 3, 736, 1280), np.float32)
     text_input = np.zeros((1, 3, 736, 1312), np.float32)  # what TextRegions feeds it for 720p

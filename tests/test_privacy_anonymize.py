@@ -198,3 +198,17 @@ def test_anonymize_jpeg_for_shares():
     x0, y0, x1, y1 = ASTRONAUT_FACE.pixels()
     detail = lambda a: np.abs(np.diff(a[y0:y1, x0:x1].astype(float), axis=1)).mean()  # noqa: E731
     assert detail(out) < 0.3 * detail(skimage_data.astronaut())
+
+
+def test_cli_eval_anonymize_prints_per_frame_and_overall(tmp_path):
+    labels = tmp_path / "labels.json"
+    face = {"label": "face", "box": list(ASTRONAUT_FACE.pixels())}
+    labels.write_text(json.dumps({"images": [
+        {"source": "skimage", "path": "astronaut", "boxes": [face]},
+    ]}))  # fmt: skip
+    cli = [sys.executable, "-m", "drivelake.cli", "eval", "anonymize", str(labels)]
+    done = subprocess.run(cli, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("astronaut: face recall 1.00 (1/1)")
+    assert lines[1].startswith("overall face recall 1.00 (1/1)")

@@ -42,6 +42,20 @@ def anonymize(
         stderr.print(f"{output}: {frames} frames anonymised", soft_wrap=True)
 
 
+def eval_anonymize(
+    labels: Path = typer.Argument(..., exists=True, dir_okay=False, help="Labelled boxes JSON"),
+    shared: Path = typer.Option(Path("../shared/data"), "--shared", help="Shared data folder"),
+) -> None:
+    """Recall and precision of face and plate redaction per frame and overall."""
+    from drivelake.privacy.anonymize import Anonymizer
+    from drivelake.privacy.evaluate import load_labels, report
+
+    images = load_labels(labels, shared)
+    anonymizer = Anonymizer()
+    for line in report(images, [anonymizer.boxes(image.image) for image in images]):
+        typer.echo(line)
+
+
 def _egoblur(path: Path, label: str):
     from drivelake.privacy.egoblur import EgoBlurDetector
 
@@ -49,4 +63,7 @@ def _egoblur(path: Path, label: str):
 
 
 def register(app: typer.Typer) -> None:
+    from drivelake.cli.events import eval_app
+
     app.command()(anonymize)
+    eval_app.command("anonymize")(eval_anonymize)

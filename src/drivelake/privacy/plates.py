@@ -62,6 +62,11 @@ class PlateShape:
             and self.min_width <= box.width <= self.max_width_fraction * frame_width
         )
 
+    def highest_row(self, horizon: tuple[float, float], frame_width: int) -> int:
+        """The top row a plate can reach: the widest plate, as far above the horizon as any."""
+        widest = self.max_width_fraction * frame_width
+        return max(int(horizon[0] + self.drop[0] * widest - widest / self.min_aspect / 2), 0)
+
     def in_perspective(self, box: Box, horizon: tuple[float, float]) -> bool:
         """Whether ``box`` lies where a plate of its width can, for a horizon row in the range."""
         centre = (box.y0 + box.y1) / 2
@@ -197,21 +202,24 @@ class PlateBlobs:
         self.delta = delta
         self.min_fill = min_fill
 
-    def propose(self, gray: np.ndarray) -> list[Box]:
+    def propose(self, gray: np.ndarray, top: int = 0) -> list[Box]:
+        """Regions in rows from ``top`` down (above it no plate can be: the sky, trees)."""
         import cv2
 
         up = self.upscale
+        max_area = int(0.002 * gray.size * up * up)  # of the whole frame, as before cropping
+        gray = gray[top:]
         if up != 1.0:
             gray = cv2.resize(gray, None, fx=up, fy=up, interpolation=cv2.INTER_CUBIC)
         mser = cv2.MSER_create(
             delta=self.delta,
             min_area=int(10 * up * up),
-            max_area=int(0.002 * gray.size),
+            max_area=max_area,
             max_variation=0.5,
         )
         regions, rects = mser.detectRegions(gray)
         return [
-            Box(x, y, x + w, y + h, 0.3, "plate").scaled(1 / up)
+            Box(x, y, x + w, y + h, 0.3, "plate").scaled(1 / up, dy=top)
             for region, (x, y, w, h) in zip(regions, rects, strict=True)
             if len(region) >= self.min_fill * w * h
         ]
@@ -251,7 +259,7 @@ class PlateDetector:
         found = []
         for box in [
             *self.text.propose(probability, width, height),
-            *self.blobs.propose(gray),
+            *self.blobs.propose(gray, top=self.shape.highest_row(horizon, width)),
         ]:
             box = box.clipped(width, height)
             if not (
