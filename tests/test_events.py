@@ -93,8 +93,7 @@ def test_comma_longitudinal_accel_agrees_with_can_speed(lake):
     # vibration (ISO 2631-1: ~0.1-1 m/s² from smooth to rough roads), covering the distance
     from drivelake.events.roughness import roughness_segments
 
-    rough = roughness_segments(motion, load_config().thresholds("car"))
-    index = np.array([s.rms_mps2 for s in rough])
+    index = roughness_segments(motion, load_config().thresholds("car")).rms_mps2
     km = np.nansum(motion.speed) / motion.rate_hz / 1000
     print(
         f"comma2k19 roughness: {len(index)} segments over {km:.2f} km, "
@@ -237,21 +236,21 @@ def test_roughness_index_measures_the_road_vibration_per_100_m():
     acc, gyro = d.acc.astype(np.float32), d.gyro.astype(np.float32)  # as a lake stores them
     m = vehicle_motion(acc, gyro, d.rate_hz, **peak_floors(cfg))
     m.speed = np.interp(m.t_s, d.gps_index / d.rate_hz, d.gps_speed_mps)
-    segments = roughness_segments(m, cfg)
-    assert sum(s.distance_m for s in segments) > 0.95 * d.distance_m - 100
+    seg = roughness_segments(m, cfg)
+    assert seg.distance_m.sum() > 0.95 * d.distance_m - 100
+    assert (np.abs(seg.distance_m[:-1] - cfg["roughness_segment_m"]) < 5).all()
     factor = round(d.rate_hz / m.rate_hz)
     rough, smooth = [], []
-    for s in segments:
-        assert abs(s.distance_m - cfg["roughness_segment_m"]) < 5 or s is segments[-1]
-        counted = np.repeat(m.speed[s.i0 : s.i1] >= cfg["roughness_min_speed_kmh"] / 3.6, factor)
-        std = d.vibration_std[s.i0 * factor : s.i1 * factor][counted]
+    for i0, i1, index in zip(seg.i0, seg.i1, seg.rms_mps2, strict=True):
+        counted = np.repeat(m.speed[i0:i1] >= cfg["roughness_min_speed_kmh"] / 3.6, factor)
+        std = d.vibration_std[i0 * factor : i1 * factor][counted]
         true = np.sqrt(np.mean(std**2) + 0.03**2)  # the generator's sensor noise
-        assert abs(s.rms_mps2 / true - 1) < 0.08, (s, true)
-        t0, t1 = s.i0 / m.rate_hz, s.i1 / m.rate_hz
+        assert abs(index / true - 1) < 0.08, (i0, i1, index, true)
+        t0, t1 = i0 / m.rate_hz, i1 / m.rate_hz
         if t0 >= 150 and t1 <= 250:
-            rough.append(s.rms_mps2)
+            rough.append(index)
         elif t1 <= 150 or t0 >= 250:
-            smooth.append(s.rms_mps2)
+            smooth.append(index)
     assert len(rough) >= 8 and len(smooth) >= 30
     # the index also grows with speed (slow stretches read lower): a margin below the factor
     assert min(rough) > 0.6 * ROUGH_ROAD_FACTOR * max(smooth)

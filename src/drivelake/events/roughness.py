@@ -20,28 +20,32 @@ from drivelake.signals.motion import Motion
 
 
 @dataclass(frozen=True)
-class RoughSegment:
-    """One stretch of road: analysis-grid indices ``[i0, i1)`` and its index."""
+class RoughSegments:
+    """Stretches of road, one entry per stretch: analysis-grid indices ``[i0, i1)`` and index."""
 
-    i0: int
-    i1: int
-    distance_m: float
-    speed_mps: float  # mean speed over the samples counted (the index grows with speed)
-    rms_mps2: float
+    i0: np.ndarray
+    i1: np.ndarray
+    distance_m: np.ndarray
+    speed_mps: np.ndarray  # mean speed over the samples counted (the index grows with speed)
+    rms_mps2: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.i0)
 
 
-def roughness_segments(m: Motion, cfg: dict) -> list[RoughSegment]:
+def roughness_segments(m: Motion, cfg: dict) -> RoughSegments:
     """Cut the drive every ``roughness_segment_m`` of travel and take each stretch's RMS.
 
     A stretch whose counted samples cover less than half its length (mostly slow, or cut off at
     the end of the drive) is left out: its RMS would rest on too little road.
     """
     if m.speed is None or len(m.speed) == 0:
-        return []
+        empty = np.zeros(0)
+        return RoughSegments(empty.astype(int), empty.astype(int), empty, empty, empty)
     n = min(len(m.speed), len(m.vibration))
     speed, vibration = m.speed[:n], m.vibration[:n]
     dt = 1.0 / m.rate_hz
-    travelled = np.cumsum(np.nan_to_num(speed)) * dt  # metres at the end of each sample
+    travelled = np.cumsum(np.where(speed > 0, speed, 0.0)) * dt  # metres at each sample's end
     length = cfg["roughness_segment_m"]
     starts = np.flatnonzero(np.diff(travelled // length, prepend=-1.0))
     ends = np.append(starts[1:], n)
@@ -50,10 +54,12 @@ def roughness_segments(m: Motion, cfg: dict) -> list[RoughSegment]:
     power = np.add.reduceat(np.where(counted, vibration, 0.0), starts)
     moved = np.add.reduceat(np.where(counted, speed, 0.0), starts)
     before = np.concatenate([[0.0], travelled])[starts]
-    out = []
-    for s, e, k, p, mv, d0 in zip(starts, ends, samples, power, moved, before, strict=True):
-        if k == 0 or mv * dt < 0.5 * length:
-            continue
-        distance = float(travelled[e - 1] - d0)
-        out.append(RoughSegment(int(s), int(e), distance, float(mv / k), float(np.sqrt(p / k))))
-    return out
+    keep = (samples > 0) & (moved * dt >= 0.5 * length)
+    k = np.maximum(samples, 1)[keep]
+    return RoughSegments(
+        starts[keep],
+        ends[keep],
+        (travelled[ends - 1] - before)[keep],
+        moved[keep] / k,
+        np.sqrt(power[keep] / k),
+    )

@@ -178,16 +178,20 @@ def _detect_one(item: tuple[str, str, EventConfig]) -> int:
         cands = detect_motion(motion, thresholds, ok_types, limits)
         rows = [_event_row(drive, run_id, cfg, c, grid, lat, lon) for c in cands]
         if cover["roughness"][0]:
-            segments = roughness_segments(motion, thresholds)
+            seg = roughness_segments(motion, thresholds)
             rough = [
-                _span_row(drive, run_id, cfg, s.i0, s.i1, grid, lat, lon)
-                | {
-                    "segment": k,
-                    "distance_m": round(s.distance_m, 1),
-                    "speed_mps": round(s.speed_mps, 2),
-                    "roughness_mps2": round(s.rms_mps2, 4),
-                }
-                for k, s in enumerate(segments)
+                _span_row(drive, run_id, cfg, i0, i1, grid, lat, lon)
+                | {"segment": k, "distance_m": d, "speed_mps": v, "roughness_mps2": r}
+                for k, (i0, i1, d, v, r) in enumerate(
+                    zip(
+                        seg.i0.tolist(),
+                        seg.i1.tolist(),
+                        np.round(seg.distance_m, 1).tolist(),
+                        np.round(seg.speed_mps, 2).tolist(),
+                        np.round(seg.rms_mps2, 4).tolist(),
+                        strict=True,
+                    )
+                )
             ]
     if rows:
         lake.append("events", pa.Table.from_pylist(rows, schema=EVENTS), message=f"events {run_id}")

@@ -95,22 +95,21 @@ class Calibration:
         """Rotate sensor-frame vectors (n, 3) into the vehicle frame: forward, left, up.
 
         One 3x3 product per segment when the forward angle is constant there (a fixed mount);
-        an Earth frame's per-sample heading adds one rotation in the horizontal plane.
+        an Earth frame's per-sample heading adds one rotation in the horizontal plane. The
+        result is component-major underneath (a transposed (3, n) array): each component, which
+        is what detectors read, is one contiguous row.
         """
-        if not self.heading_tracked and len(self.segments) == 1:  # one product, no copy
-            _, _, u, b = self.segments[0]
-            return vec @ _rotation(u, b, float(self.phi[0])).T
-        out = np.empty((len(vec), 3))
+        out = np.empty((3, len(vec)))
         for i0, i1, u, b in self.segments:
             if not self.heading_tracked:
-                out[i0:i1] = vec[i0:i1] @ _rotation(u, b, float(self.phi[i0])).T
+                np.matmul(_rotation(u, b, float(self.phi[i0])), vec[i0:i1].T, out=out[:, i0:i1])
                 continue
-            h = vec[i0:i1] @ np.stack([b[0], b[1], u]).T
+            h = np.stack([b[0], b[1], u]) @ vec[i0:i1].T
             c, s = np.cos(self.phi[i0:i1]), np.sin(self.phi[i0:i1])
-            out[i0:i1, 0] = c * h[:, 0] + s * h[:, 1]
-            out[i0:i1, 1] = c * h[:, 1] - s * h[:, 0]
-            out[i0:i1, 2] = h[:, 2]
-        return out
+            out[0, i0:i1] = c * h[0] + s * h[1]
+            out[1, i0:i1] = c * h[1] - s * h[0]
+            out[2, i0:i1] = h[2]
+        return out.T
 
 
 def horizontal_basis(up: np.ndarray) -> np.ndarray:
