@@ -1,8 +1,9 @@
 """Benchmark: event detection over a synthetic fleet, against one NumPy pass over the same arrays.
 
-Drives are generated in memory (100 Hz accel + gyro, float32) and reused to reach the target
-drive-hours; the baseline is one ``sum`` over every array (the memory-bandwidth floor). Prints
-drive-hours per second per core, the ratio to real time and detection cost in baseline passes.
+Drives are generated in memory (100 Hz accel + gyro, float32; speed on the 10 Hz grid, so
+speeding and the road-roughness index run too) and reused to reach the target drive-hours; the
+baseline is one ``sum`` over every IMU array (the memory-bandwidth floor). Prints drive-hours
+per second per core, the ratio to real time and detection cost in baseline passes.
 
     .venv/bin/python bench/bench_events.py --hours 1000
 """
@@ -22,6 +23,7 @@ import numpy as np  # noqa: E402
 
 from drivelake.events import load_config  # noqa: E402
 from drivelake.events.detectors import detect_motion, peak_floors  # noqa: E402
+from drivelake.events.roughness import roughness_segments  # noqa: E402
 from drivelake.signals.motion import vehicle_motion  # noqa: E402
 from drivelake.synth import synth_drive  # noqa: E402
 
@@ -32,8 +34,8 @@ def main() -> None:
     ap.add_argument("--drive-minutes", type=float, default=60.0)
     args = ap.parse_args()
     drives = [synth_drive(seed=s, minutes=args.drive_minutes) for s in range(4)]
-    arrays = [(d.acc.astype(np.float32), d.gyro.astype(np.float32)) for d in drives]
-    hours_each = [len(a) / 100 / 3600 for a, _ in arrays]
+    arrays = [(d.acc.astype(np.float32), d.gyro.astype(np.float32), d.speed_mps) for d in drives]
+    hours_each = [len(a) / 100 / 3600 for a, _, _ in arrays]
     reps = int(np.ceil(args.hours / sum(hours_each)))
     cfg = load_config().thresholds("car")
 
@@ -41,20 +43,22 @@ def main() -> None:
     # time of this (single-threaded) process is reported beside wall time, as it is what a core
     # spends when other processes share the machine.
     base_wall = base_cpu = det_wall = det_cpu = 0.0
-    n_events = 0
+    n_events = n_segments = 0
     for _ in range(reps):
-        for acc, gyro in arrays:
+        for acc, gyro, speed in arrays:
             w, c = time.perf_counter(), time.process_time()
             acc.sum(), gyro.sum()
             base_wall += time.perf_counter() - w
             base_cpu += time.process_time() - c
             w, c = time.perf_counter(), time.process_time()
             m = vehicle_motion(acc, gyro, 100, **peak_floors(cfg))
+            m.speed = speed[:: round(100 / m.rate_hz)]
             n_events += len(detect_motion(m, cfg))
+            n_segments += len(roughness_segments(m, cfg))
             det_wall += time.perf_counter() - w
             det_cpu += time.process_time() - c
     hours = reps * sum(hours_each)
-    print(f"drive-hours: {hours:.0f} at 100 Hz, events: {n_events}")
+    print(f"drive-hours: {hours:.0f} at 100 Hz, events: {n_events}, road segments: {n_segments}")
     for name, det, base in (("wall", det_wall, base_wall), ("cpu", det_cpu, base_cpu)):
         print(
             f"{name}: detection {det:.1f} s = {hours / det:.0f} drive-hours/s/core, "

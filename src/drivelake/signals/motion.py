@@ -221,14 +221,16 @@ def _block_means(blocks: np.ndarray, up: np.ndarray) -> tuple[np.ndarray, np.nda
 
     NumPy's ``mean(axis=1)`` over a short middle axis is a strided reduction several times
     slower than memory speed; a product with a (factor·3, 3 + factor) matrix (averaging
-    columns, then one projecting column per sample position) streams the data once through BLAS.
+    columns, then one projecting column per sample position, padded with zero columns to a
+    multiple of 8) streams the data once through BLAS.
     """
     nb, factor, k = blocks.shape
-    w = np.zeros((factor, k, k + factor), blocks.dtype)
+    width = -(-(k + factor) // 8) * 8  # BLAS kernels run fastest on multiples of 8 columns
+    w = np.zeros((factor, k, width), blocks.dtype)
     w[:, :, :k] = np.eye(k) / factor
     w[np.arange(factor), :, k + np.arange(factor)] = up
-    out = blocks.reshape(nb, factor * k) @ w.reshape(factor * k, k + factor)
-    return out[:, :k].astype(np.float64), out[:, k:]
+    out = blocks.reshape(nb, factor * k) @ w.reshape(factor * k, width)
+    return out[:, :k].astype(np.float64), out[:, k : k + factor]
 
 
 def _block_shocks(
