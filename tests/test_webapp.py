@@ -514,7 +514,7 @@ def test_admin_creates_a_partner_key_in_the_ui_and_revokes_it(browser, server, w
     page.select_option("select[name=role]", "partner")
     page.select_option("select[name=partner]", "acme")
     page.click(".page-sharing button:text('Create key')")
-    page.wait_for_selector(".new-key .notice")
+    page.wait_for_selector(".new-key .shown-once")
     assert "you won't see this key again" in page.inner_text(".new-key")
     key = page.input_value(".new-key input.key-value")
     key_id = key.split("_")[1]

@@ -73,23 +73,29 @@ async function show() {
   const fallback = session.role === "admin" ? "fleet" : "sharing";
   const name = PAGES[r.page] ? r.page : fallback;
   const page = PAGES[name];
+  /** An error instead of the page, with a way back to the start page. */
+  const failed = (message) =>
+    replace(main, el("section.page", {}, state("error", message), el("p", {}, el("a", { href: `#/${fallback}` }, `Back to ${PAGES[fallback].title}`))));
   if (page.admin && session.role !== "admin") {
-    replace(main, state("error", "This page needs an admin key; partners see their shares."));
+    failed("This page needs an admin key; partners see their shares.");
     return;
   }
   for (const a of document.querySelectorAll("#nav a")) {
     a.toggleAttribute("aria-current", a.dataset.page === name || (name === "drive" && a.dataset.page === "fleet"));
   }
   document.title = `${page.title} · drivelake`;
-  replace(main, state("loading", "Loading…"));
+  // Shown above the page (whatever its layout) until the page has drawn itself.
+  const busy = el("p.state.loading.busy", { role: "status" }, `Loading ${page.title.toLowerCase()}…`);
+  replace(main, busy);
   main.dataset.page = name;
   try {
     const module = await page.load();
     const view = el(`section.page.page-${name}`);
-    replace(main, view);
+    replace(main, busy, view);
     cleanup = (await module.render(view, { ...r, session })) || null;
+    busy.remove();
   } catch (err) {
-    replace(main, state("error", err instanceof ApiError ? err.message : `Something went wrong: ${err.message}`));
+    failed(err instanceof ApiError ? err.message : `Something went wrong: ${err.message}`);
     console.error(err);
   }
 }

@@ -49,6 +49,8 @@ export async function render(view, { session, params }) {
   const eventLayer = L.layerGroup().addTo(map);
   const densityLayer = L.layerGroup().addTo(map);
   const trackLayer = L.layerGroup().addTo(map);
+  // A cluster's list of events takes the focus when it opens (keyboard users pick from it).
+  map.on("popupopen", (e) => e.popup.getElement().querySelector("button")?.focus());
   let summary = null;
   let tracks = null;
   let controller = null;
@@ -179,6 +181,13 @@ export async function render(view, { session, params }) {
         }
         marker.addTo(eventLayer);
         const node = marker.getElement();
+        // Leaflet makes markers focusable but not pressable: Enter or Space acts as a click.
+        node.addEventListener("keydown", (e) => {
+          if (e.key === "Enter" || e.key === " ") {
+            e.preventDefault();
+            marker.fire("click");
+          }
+        });
         node.dataset.n = cell.n;
         if (cell.events) node.dataset.events = cell.events.map((e) => e.event_id).join(" ");
       }

@@ -196,7 +196,7 @@ async function adminView(view) {
     replace(
       newKey,
       el(
-        "div.notice",
+        "div.shown-once",
         { role: "alert" },
         el("p", {}, el("strong", {}, `New ${made.role} key ${made.key_id}${made.partner ? ` for ${made.partner}` : ""}.`), " Copy it now: you won't see this key again (only its hash is kept)."),
         el("div.row", {}, field, el("button.copy", { type: "button", on: { click: copy } }, "Copy"), copied),
