@@ -301,7 +301,7 @@ def test_export_clips_with_manifest(released, tmp_path):
 
 def test_torch_dataset_with_workers(released):
     torch = pytest.importorskip("torch", reason="torch is not installed")
-    from drivelake.curate.torch_dataset import GroupedBatchSampler, SnapshotDataset
+    from drivelake.curate.torch_dataset import GroupedBatchSampler, SnapshotDataset, collate
 
     data = SnapshotDataset(released, "release@v1", split="train")
     spawn = {"num_workers": 2, "multiprocessing_context": "forkserver"}  # lance is not fork-safe
@@ -312,9 +312,21 @@ def test_torch_dataset_with_workers(released):
     assert batches[0]["telemetry"].shape[1:] == (2, 21)
     by_id = {b_id: i for b in batches for i, b_id in enumerate(b["member_id"])}
     assert len(by_id) == len(data)  # every frame once
-    # a batch comes back in the order asked for, though Lance reads its rows in table order
+    # a batch comes back in the order asked for, though Lance reads its rows in table order,
+    # and holds the same samples as reading them one by one
     items = data.__getitems__([3, 0, 2])
-    assert [it["member_id"] for it in items] == [data[i]["member_id"] for i in (3, 0, 2)]
+    for item, single in zip(items, (data[i] for i in (3, 0, 2)), strict=True):
+        assert item["member_id"] == single["member_id"] and item["label"] == single["label"]
+        assert torch.equal(item["image"], single["image"])
+        assert torch.equal(item["telemetry"], single["telemetry"])
+    # collate hands the batch buffer on (no copy) and equals what default_collate builds
+    batch, usual = collate(items), torch.utils.data.default_collate(items)
+    assert batch["image"].data_ptr() == items[0]["image"].data_ptr()
+    for key in ("image", "label", "telemetry"):
+        assert torch.equal(batch[key], usual[key])
+    assert batch["member_id"] == usual["member_id"]
+    with_collate = torch.utils.data.DataLoader(data, batch_size=4, collate_fn=collate, **spawn)
+    assert [b["member_id"] for b in with_collate] == [b["member_id"] for b in batches]
     sampler = GroupedBatchSampler(len(data), 4, run=2, mix=1, seed=3)
     grouped = list(torch.utils.data.DataLoader(data, batch_sampler=sampler))
     ids = sorted(m for b in grouped for m in b["member_id"])

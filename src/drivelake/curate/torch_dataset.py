@@ -3,10 +3,14 @@
 Each item is ``{"image": uint8 tensor (3, H, W), "label": int, "telemetry": float32 tensor
 (2, T) of speed (m/s) and horizontal g around the frame, "member_id": str}``. The dataset holds
 only the snapshot's URI and version, so it pickles into ``DataLoader`` workers, each of which
-opens the table itself (once: use ``persistent_workers=True``); a batch is one Lance ``take``
-(``__getitems__``) in row order, not one read per sample. :class:`GroupedBatchSampler` draws
-batches of rows that lie close together in the table, so each ``take`` reads a few runs of
-rows rather than scattered ones. torch is imported here only, when this module is used.
+opens the table itself (once: use ``persistent_workers=True``). A batch is one Lance ``take``
+(``__getitems__``) in row order, not one read per sample, and its frames are decoded straight
+into one ``(N, H, W, 3)`` buffer — in shared memory inside a worker — of which each item's image
+is a view; :func:`collate` (pass as ``collate_fn=``) hands that buffer on as the batch instead of
+copying and transposing every image into a new one, as ``default_collate`` does.
+:class:`GroupedBatchSampler` draws batches of rows that lie close together in the table, so each
+``take`` reads a few runs of rows rather than scattered ones. torch is imported here only, when
+this module is used.
 """
 
 from __future__ import annotations
@@ -25,26 +29,108 @@ from drivelake.errors import InputError
 if TYPE_CHECKING:
     import lance
     import torch
+    from PIL import Image
 
     from drivelake.lake import Lake
 
 _COLUMNS = ["member_id", "image", "event_type", "speed_window", "g_window"]
 
 
+def _rgb(data: bytes | memoryview) -> Image.Image:
+    """JPEG (or PNG) bytes decoded by PIL, as an RGB image."""
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(data))
+    return image if image.mode == "RGB" else image.convert("RGB")
+
+
+def _pixels(image: Image.Image) -> np.ndarray:
+    """An RGB image's pixels as a read-only uint8 ``(H, W, 3)`` view of its packed bytes."""
+    return np.frombuffer(image.tobytes(), np.uint8).reshape(image.height, image.width, 3)
+
+
 def decode_image(data: bytes | memoryview) -> torch.Tensor:
     """JPEG (or PNG) bytes as a uint8 ``(3, H, W)`` tensor, decoded by PIL.
 
-    The tensor is a channels-first view of the decoded ``(H, W, 3)`` pixels (no copy); it owns
-    writable memory, so transforms may modify it in place.
+    The tensor is a channels-first view of the decoded ``(H, W, 3)`` pixels; it owns writable
+    memory, so transforms may modify it in place.
     """
     import torch
-    from PIL import Image
 
-    with Image.open(io.BytesIO(data)) as image:
-        rgb = image if image.mode == "RGB" else image.convert("RGB")
-        pixels = bytearray(rgb.tobytes())
-        width, height = rgb.size
-    return torch.frombuffer(pixels, dtype=torch.uint8).view(height, width, 3).permute(2, 0, 1)
+    pixels = _pixels(_rgb(data))
+    return torch.from_numpy(pixels.copy()).permute(2, 0, 1)
+
+
+def decode_batch(images: Sequence[bytes | memoryview]) -> list[torch.Tensor]:
+    """Several frames as uint8 ``(3, H, W)`` tensors, decoded by PIL into one buffer.
+
+    When the frames share a size they are written side by side into one ``(N, H, W, 3)`` buffer
+    (allocated in shared memory inside a ``DataLoader`` worker, so that handing the batch to the
+    main process copies nothing) and each tensor is a view of it, as :func:`decode_image` returns
+    it; :func:`collate` then passes the buffer on as the batch without a copy.
+    """
+    import torch
+    from torch.utils.data import get_worker_info
+
+    decoded = [_rgb(data) for data in images]
+    if not decoded or len({image.size for image in decoded}) > 1:
+        return [torch.from_numpy(_pixels(image).copy()).permute(2, 0, 1) for image in decoded]
+    width, height = decoded[0].size
+    shape = (len(decoded), height, width, 3)
+    if get_worker_info() is None:
+        batch = torch.empty(shape, dtype=torch.uint8)
+    else:  # as default_collate does: the batch is born in shared memory, not moved there
+        storage = torch.UntypedStorage._new_shared(int(np.prod(shape)))
+        batch = torch.empty(0, dtype=torch.uint8).set_(storage).view(shape)
+    out = batch.numpy()
+    for i, image in enumerate(decoded):
+        out[i] = _pixels(image)
+    return list(batch.permute(0, 3, 1, 2).unbind())
+
+
+def _side_by_side(tensors: Sequence[torch.Tensor]) -> torch.Tensor | None:
+    """The batch that ``tensors`` already are, as a view, if they lie evenly spaced in one
+    buffer (views ``buffer[0]``, ``buffer[1]``, …); otherwise None."""
+    import torch
+
+    first = tensors[0]
+    if len(tensors) < 2:
+        return first.unsqueeze(0)
+    step = tensors[1].storage_offset() - first.storage_offset()
+    storage = first.untyped_storage().data_ptr()
+    for i, tensor in enumerate(tensors):
+        if (
+            tensor.untyped_storage().data_ptr() != storage
+            or tensor.storage_offset() != first.storage_offset() + i * step
+            or tensor.shape != first.shape
+            or tensor.stride() != first.stride()
+            or tensor.dtype != first.dtype
+        ):
+            return None
+    if step <= 0:
+        return None
+    return torch.as_strided(
+        first, (len(tensors), *first.shape), (step, *first.stride()), first.storage_offset()
+    )
+
+
+def collate(samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """``default_collate`` for items of :class:`SnapshotDataset`, without copying their images.
+
+    Tensors that lie side by side in one buffer (the images and telemetry windows of a batch
+    from ``__getitems__``) are returned as that buffer; anything else goes to
+    ``default_collate``. The image batch is therefore ``(N, 3, H, W)`` in channels-last memory
+    order (``.contiguous()`` gives the usual layout, for the cost ``default_collate`` pays).
+    """
+    import torch
+    from torch.utils.data import default_collate
+
+    batch: dict[str, Any] = {}
+    for key, first in samples[0].items():
+        values = [sample[key] for sample in samples]
+        stacked = _side_by_side(values) if isinstance(first, torch.Tensor) else None
+        batch[key] = default_collate(values) if stacked is None else stacked
+    return batch
 
 
 #: Samples in a telemetry window (t_s ± WINDOW_S every WINDOW_STEP_S).
@@ -124,18 +210,15 @@ class SnapshotDataset:
         windows = torch.from_numpy(_windows(table.column("speed_window"), table.column("g_window")))
         ids = table.column("member_id").to_pylist()
         labels = [self._label_of[t or "none"] for t in table.column("event_type").to_pylist()]
-        items = []
-        for i, data in enumerate(table.column("image").to_pylist()):
-            image = decode_image(data)
-            items.append(
-                {
-                    "image": image if self.transform is None else self.transform(image),
-                    "label": labels[i],
-                    "telemetry": windows[i],
-                    "member_id": ids[i],
-                }
+        images = decode_batch(table.column("image").to_pylist())
+        if self.transform is not None:
+            images = [self.transform(image) for image in images]
+        return [
+            {"image": image, "label": label, "telemetry": window, "member_id": member_id}
+            for image, label, window, member_id in zip(
+                images, labels, windows.unbind(), ids, strict=True
             )
-        return items
+        ]
 
 
 class GroupedBatchSampler:
