@@ -134,14 +134,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def serve(lake_dir: Path, log: Path) -> tuple[subprocess.Popen, str]:
-    """``drivelake serve`` on a free loopback port; returns the process and its base URL."""
+def serve(lake_dir: Path, log: Path, env: dict[str, str] | None = None):
+    """``drivelake serve`` on a free loopback port (``env``: more environment variables);
+    returns the process and its base URL."""
     port = free_port()
     proc = subprocess.Popen(
         [BIN, "--lake", lake_dir, "serve", "--host", "127.0.0.1", "--port", str(port)],
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
-        env={**os.environ, "DRIVELAKE_TILE_URL": ""},
+        env={**os.environ, "DRIVELAKE_TILE_URL": "", **(env or {})},
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30

@@ -14,6 +14,8 @@ const PAGES = {
 const main = document.getElementById("main");
 let session = null;
 let cleanup = null;
+/** The first page's data ({hash, data}), requested while the session is checked. */
+let early = null;
 
 /** The route in the hash: page name, path parts and query parameters. */
 export function route() {
@@ -92,7 +94,9 @@ async function show() {
     const module = await page.load();
     const view = el(`section.page.page-${name}`);
     replace(main, busy, view);
-    cleanup = (await module.render(view, { ...r, session })) || null;
+    const data = early && early.hash === location.hash ? early.data : null;
+    early = null;
+    cleanup = (await module.render(view, { ...r, session, data })) || null;
     busy.remove();
   } catch (err) {
     failed(err instanceof ApiError ? err.message : `Something went wrong: ${err.message}`);
@@ -102,9 +106,14 @@ async function show() {
 
 async function start() {
   if (!key.get()) return login();
-  // Load the page's module while the session is checked (show() gets the same module; errors
-  // are shown there).
-  PAGES[route().page]?.load().catch(() => {});
+  // Load the page's module, and the data of pages that can ask for it without the session
+  // (their `load(route)`), while the session is checked; errors are shown by show().
+  const r = route();
+  const module = PAGES[r.page]?.load();
+  if (module) {
+    early = { hash: location.hash, data: module.then((m) => (m.load ? m.load(r) : null)) };
+    early.data.catch(() => {});
+  }
   try {
     session = await get("/api/app/session");
   } catch (err) {
