@@ -7,6 +7,8 @@ frames from the lake, decodes their JPEG thumbnails, and commits vectors and log
 Target: enrich time <= 1.15x the bare forward. Both run in this process with fixed threads and
 the same model object, warmed by one untimed batch first; the arms are interleaved (bare,
 enrich, bare, enrich, ...) and each gets its best run. Model loading is outside both arms.
+Besides wall time, each run's process CPU time (every thread: torch, decode, Lance, DuckDB) is
+reported: on a shared machine it moves far less with other jobs' load than wall time does.
 
     python bench/bench_enrich.py [--frames 128] [--batch 32] [--threads 2] [--repeat 3]
 """
@@ -15,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
+import statistics
 import sys
 import tempfile
 import time
@@ -107,19 +111,27 @@ def main() -> None:
     load_s = time.perf_counter() - load_start
     model.embed_images(batches[0])  # warm-up, untimed: both arms then use the warm model
 
-    def bare() -> float:
-        start = time.perf_counter()
+    def timed(work) -> tuple[float, float]:
+        """(wall seconds, process CPU seconds) of one run."""
+        wall, cpu = time.perf_counter(), time.process_time()
+        work()
+        return time.perf_counter() - wall, time.process_time() - cpu
+
+    def bare() -> None:
         for images in batches:
             model.embed_images(images)
-        return time.perf_counter() - start
 
-    bare_runs, enrich_runs = [bare()], []
-    for lake in lakes:  # interleaved, so drifts in machine load hit both arms alike
+    def enrich_into(lake) -> None:
         report = enrich(lake, str(folder), batch=args.batch, jobs=args.threads, model=model)
         assert report.items == args.frames
-        enrich_runs.append(report.seconds)
-        bare_runs.append(bare())
+
+    bare_timed, enrich_timed = [timed(bare)], []
+    for lake in lakes:  # interleaved, so drifts in machine load hit both arms alike
+        enrich_timed.append(timed(lambda lake=lake: enrich_into(lake)))
+        bare_timed.append(timed(bare))
     model.close()
+    bare_runs, enrich_runs = [t[0] for t in bare_timed], [t[0] for t in enrich_timed]
+    bare_cpu, enrich_cpu = [t[1] for t in bare_timed], [t[1] for t in enrich_timed]
     bare_s, run_s = min(bare_runs), min(enrich_runs)
     print(f"frames={args.frames} batch={args.batch} threads={args.threads} model=ViT-B/32 CLIP")
     print(
@@ -130,8 +142,13 @@ def main() -> None:
     print(f"bare forward (best): {bare_s:.2f} s ({args.frames / bare_s:.1f} frames/s)")
     print(f"enrich (best): {run_s:.2f} s ({args.frames / run_s:.1f} frames/s)")
     print(f"ratio enrich/bare (best of each): {run_s / bare_s:.3f} (target <= 1.15)")
-    median = sorted(enrich_runs)[len(enrich_runs) // 2] / sorted(bare_runs)[len(bare_runs) // 2]
+    median = statistics.median(enrich_runs) / statistics.median(bare_runs)
     print(f"ratio enrich/bare (medians): {median:.3f}")
+    print(f"bare CPU seconds: {', '.join(f'{t:.2f}' for t in bare_cpu)}")
+    print(f"enrich CPU seconds: {', '.join(f'{t:.2f}' for t in enrich_cpu)}")
+    cpu_ratio = statistics.median(enrich_cpu) / statistics.median(bare_cpu)
+    print(f"ratio enrich/bare CPU time (medians): {cpu_ratio:.3f}")
+    print(f"machine load average (1 min) at the end: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":
