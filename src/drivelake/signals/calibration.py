@@ -188,21 +188,20 @@ def combine_evidence(left: np.ndarray, axis: np.ndarray) -> tuple[np.ndarray, np
     return delta, quality
 
 
-def _mount_spans(c: np.ndarray, rate_hz: float, window_s: float) -> list[tuple[int, int]]:
+def _mount_spans(a: np.ndarray, rate_hz: float, window_s: float) -> list[tuple[int, int]]:
     """Index ranges of constant mount: split where the windowed gravity direction jumps.
 
-    ``c`` is the :func:`~drivelake.signals.filters.cumulative` sum of the accelerometer, so every
-    window mean is one difference of two of its rows. A mount change inside a window blurs that
-    window's direction, so windows are compared with both neighbours and with the ones two
-    apart; each run of windows that disagree is then cut at the single sample that best
-    separates the mean specific force before and after it (the CUSUM change-point estimate),
-    not at a window edge.
+    ``a`` is the accelerometer, component-major (3, n): every window's mean is one segmented
+    sum. A mount change inside a window blurs that window's direction, so windows are compared
+    with both neighbours and with the ones two apart; each run of windows that disagree is then
+    cut at the single sample that best separates the mean specific force before and after it
+    (the CUSUM change-point estimate), not at a window edge.
     """
-    n = len(c) - 1
+    n = a.shape[1]
     step = max(int(window_s * rate_hz), 1)
     starts = np.arange(0, n, step)
     ends = np.minimum(starts + step, n)
-    g = c[ends] - c[starts]
+    g = np.add.reduceat(a, starts, axis=1, dtype=np.float64).T
     g /= np.linalg.norm(g, axis=1, keepdims=True)
     limit = np.cos(np.radians(MOUNT_CHANGE_DEG))
     regions: list[list[int]] = []
@@ -217,18 +216,56 @@ def _mount_spans(c: np.ndarray, rate_hz: float, window_s: float) -> list[tuple[i
             merged[-1][1] = max(merged[-1][1], r[1])
         else:
             merged.append(r)
-    cuts = [_change_point(c, s, e) for s, e in merged]
+    cuts = [_change_point(a, s, e) for s, e in merged]
     bounds = [0, *sorted(set(cuts)), n]
     return [(s, e) for s, e in itertools.pairwise(bounds) if e > s]
 
 
-def _change_point(c: np.ndarray, s: int, e: int) -> int:
-    """The index in ``(s, e)`` that best splits ``x[s:e]`` into two means (``c`` its cumsum)."""
-    i = np.arange(s + 1, e)
-    frac = ((i - s) / (e - s))[:, None]
-    dev = (c[i] - c[s]) - frac * (c[e] - c[s])
+def _change_point(a: np.ndarray, s: int, e: int) -> int:
+    """The index in ``(s, e)`` that best splits ``a[:, s:e]`` into two means."""
+    c = cumulative(a[:, s:e]).T  # c[k] = sum of the first k samples of the region
+    k = np.arange(1, e - s)
+    frac = (k / (e - s))[:, None]
+    dev = c[k] - frac * c[-1]
     stat = np.einsum("ij,ij->i", dev, dev) / (frac[:, 0] * (1 - frac[:, 0]))
-    return int(i[np.argmax(stat)])
+    return s + int(k[np.argmax(stat)])
+
+
+def frame_segments(
+    a: np.ndarray, rate_hz: float, *, heading_tracked: bool = False, window_s: float = 60.0
+) -> list[tuple[int, int, np.ndarray, np.ndarray]]:
+    """Spans of constant mount with their up vector and horizontal basis, ``(i0, i1, up, basis)``.
+
+    ``a`` is the finite accelerometer, component-major (3, n). An Earth frame is one span (its
+    up does not move; the heading is tracked inside it).
+    """
+    n = a.shape[1]
+    spans = [(0, n)] if heading_tracked else _mount_spans(a, rate_hz, window_s)
+    segments = []
+    for i0, i1 in spans:
+        u = a[:, i0:i1].sum(axis=1, dtype=np.float64)
+        norm = np.linalg.norm(u) / max(i1 - i0, 1)
+        if not np.isfinite(norm) or norm < 0.5 * STANDARD_GRAVITY:
+            raise ValueError(
+                "no consistent gravity in the accelerometer: cannot tell which way is up"
+            )
+        u = u / np.linalg.norm(u)
+        segments.append((i0, i1, u, horizontal_basis(u)))
+    return segments
+
+
+def project(a: np.ndarray, segments: list) -> np.ndarray:
+    """(3, n) vectors into each segment's frame ``(basis[0], basis[1], up)``, float64.
+
+    Within a segment the projection is a fixed orthonormal matrix, so it commutes with moving
+    averages and keeps norms: smoothing, gravity and the specific-force norm can all be taken
+    after it, on contiguous rows.
+    """
+    out = np.empty((3, a.shape[1]))
+    for i0, i1, u, b in segments:
+        frame = np.stack([b[0], b[1], u]).astype(a.dtype)
+        np.matmul(frame, a[:, i0:i1], out=out[:, i0:i1], dtype=np.float64)
+    return out
 
 
 def calibrate(
@@ -255,65 +292,54 @@ def calibrate(
         accel, gyro = accel.copy(), gyro.copy()
         accel[bad] = np.nanmean(accel[~bad], axis=0) if (~bad).any() else 0.0
         gyro[bad] = 0.0
-    return calibrate_cumulative(
-        cumulative(accel),
+    a = np.ascontiguousarray(accel.T)
+    segments = frame_segments(a, rate_hz, heading_tracked=heading_tracked, window_s=window_s)
+    smooth = max(int(smooth_s * rate_hz), 1)
+    h = window_mean(cumulative(project(a, segments)[:2]), smooth)
+    return calibrate_frames(
+        h,
+        segments,
         lambda i0, i1, u: gyro[i0:i1] @ u,
         rate_hz,
         heading_tracked=heading_tracked,
-        smooth_s=smooth_s,
+        smooth_n=smooth,
         window_s=window_s,
         hop_s=hop_s,
     )[0]
 
 
-def calibrate_cumulative(
-    c: np.ndarray,
+def calibrate_frames(
+    h: np.ndarray,
+    segments: list[tuple[int, int, np.ndarray, np.ndarray]],
     yaw_of: Callable[[int, int, np.ndarray], np.ndarray],
     rate_hz: float,
     *,
     heading_tracked: bool = False,
-    smooth_s: float = 1.0,
+    smooth_n: int = 10,
     window_s: float = 60.0,
     hop_s: float = 20.0,
 ) -> tuple[Calibration, np.ndarray, np.ndarray]:
-    """:func:`calibrate` from the cumulative sum ``c`` of finite accelerometer samples.
+    """:func:`calibrate` from the smoothed horizontal specific force of :func:`frame_segments`.
 
-    Every accelerometer quantity (windowed gravity for mount changes, up per span, the smoothed
-    horizontal acceleration) is a difference of rows of ``c``, projected before it is expanded,
-    so calibration costs a few passes over (n, 2) arrays instead of many over (n, 3) ones.
-    ``yaw_of(i0, i1, up)`` returns the finite gyro rate about ``up`` for samples ``i0:i1`` (so a
-    caller holding raw samples can project them straight onto up without a 3-axis mean).
-    Returns the calibration, that yaw rate over the whole drive and its cumulative sum, which
-    the caller reuses.
+    ``h`` (2, n) is the specific force in each segment's horizontal basis (:func:`project`),
+    smoothed over ``smooth_n`` samples; its mean over a segment is zero by construction (up is
+    the segment's mean specific force). ``yaw_of(i0, i1, up)`` returns the finite gyro rate
+    about ``up`` for samples ``i0:i1`` (so a caller holding raw samples can project them straight
+    onto up without a 3-axis mean). Returns the calibration, that yaw rate over the whole drive
+    and its cumulative sum, which the caller reuses.
     """
-    n = len(c) - 1
+    n = h.shape[1]
     phi = np.zeros(n)
     yaw_raw = np.empty(n)
     cum_yaw = np.zeros(n + 1)
     spans: list[CalibrationSpan] = []
-    segments = []
-    smooth = max(int(smooth_s * rate_hz), 1)
-    mount_spans = [(0, n)] if heading_tracked else _mount_spans(c, rate_hz, window_s)
-    for i0, i1 in mount_spans:
-        u = c[i1] - c[i0]
-        norm = np.linalg.norm(u) / max(i1 - i0, 1)
-        if not np.isfinite(norm) or norm < 0.5 * STANDARD_GRAVITY:
-            raise ValueError(
-                "no consistent gravity in the accelerometer: cannot tell which way is up"
-            )
-        u = u / np.linalg.norm(u)
-        b = horizontal_basis(u)
-        segments.append((i0, i1, u, b))
-        # smoothed horizontal acceleration in the basis (b1, b2); its mean over the span is zero
-        # by construction (up is the span's mean specific force), up to the smoothing's edges
-        span_c = c[i0 : i1 + 1] if i0 == 0 else c[i0 : i1 + 1] - c[i0]
-        h = window_mean(span_c @ b.T, smooth)
+    for i0, i1, u, b in segments:
         yaw_raw[i0:i1] = yaw_of(i0, i1, u)
         cy = cumulative(yaw_raw[i0:i1])
         np.add(cy[1:], cum_yaw[i0], out=cum_yaw[i0 + 1 : i1 + 1])
-        yaw = window_mean(cy, smooth)
+        yaw = window_mean(cy, smooth_n)
         if heading_tracked:
-            z = h[:, 0] + 1j * h[:, 1]
+            z = h[0, i0:i1] + 1j * h[1, i0:i1]
             psi = cy[1:] / rate_hz
             phi[i0:i1], found = _tracked_offsets(z, yaw, psi, rate_hz, window_s, hop_s, i0)
             spans.extend(
@@ -328,7 +354,7 @@ def calibrate_cumulative(
                 for s, e, d, q in found
             )
         else:
-            evidence = _evidence_xy(h[:, 0], h[:, 1], yaw)
+            evidence = _evidence_xy(h[0, i0:i1], h[1, i0:i1], yaw)
             delta, q = combine_evidence(*(np.array([e]) for e in evidence))
             phi[i0:i1] = delta[0]
             spans.append(
@@ -341,7 +367,7 @@ def calibrate_cumulative(
                     "gravity_turns_straights",
                 )
             )
-    return Calibration(segments, phi, spans, heading_tracked), yaw_raw, cum_yaw
+    return Calibration(list(segments), phi, spans, heading_tracked), yaw_raw, cum_yaw
 
 
 def _tracked_offsets(

@@ -11,11 +11,15 @@ import numpy as np
 
 
 def cumulative(x: np.ndarray) -> np.ndarray:
-    """``[0, x0, x0+x1, ...]`` along axis 0 in float64: what :func:`window_mean` reads."""
+    """``[0, x0, x0+x1, ...]`` along the last axis in float64: what :func:`window_mean` reads.
+
+    Signals are component-major (one contiguous row per component), so a running sum is a
+    fast 1-D scan per row.
+    """
     x = np.asarray(x)
-    c = np.empty((len(x) + 1, *x.shape[1:]))
-    c[0] = 0.0
-    np.cumsum(x, axis=0, dtype=np.float64, out=c[1:])
+    c = np.empty((*x.shape[:-1], x.shape[-1] + 1))
+    c[..., 0] = 0.0
+    np.cumsum(x, axis=-1, dtype=np.float64, out=c[..., 1:])
     return c
 
 
@@ -23,37 +27,38 @@ def window_mean(c: np.ndarray, window: int) -> np.ndarray:
     """Centred moving average over ``window`` samples from a :func:`cumulative` sum ``c``.
 
     Sample ``i`` averages ``x[i - window//2 : i - window//2 + window]`` clipped to the data, so the
-    edges average over the samples that exist. Contiguous slices only (no index gathers): the
-    interior is one subtraction and one scaling, the clipped edges are at most ``window`` rows.
+    edges average over the samples that exist. Contiguous slices along the last axis (no index
+    gathers): the interior is one subtraction and one scaling, the clipped edges are at most
+    ``window`` samples.
     """
-    n = len(c) - 1
+    n = c.shape[-1] - 1
     window = max(int(window), 1)
     half = window // 2
-    out = np.empty((n, *c.shape[1:]))
+    out = np.empty((*c.shape[:-1], n))
     if n == 0:
         return out
     # interior i in [half, n - window + half]: c[i - half + window] - c[i - half]
     lo_end = min(half, n)
     hi_start = max(n - window + half + 1, lo_end)
-    mid = slice(lo_end, hi_start)
-    np.subtract(c[window : window + hi_start - lo_end], c[: hi_start - lo_end], out=out[mid])
-    out[mid] *= 1.0 / window
+    mid = out[..., lo_end:hi_start]
+    np.subtract(c[..., window : window + hi_start - lo_end], c[..., : hi_start - lo_end], out=mid)
+    mid *= 1.0 / window
     for i0, i1 in ((0, lo_end), (hi_start, n)):
         if i1 > i0:
             i = np.arange(i0, i1)
             hi = np.minimum(i + window - half, n)
             lo = np.maximum(i - half, 0)
-            out[i0:i1] = (c[hi] - c[lo]) / (hi - lo).reshape(-1, *([1] * (c.ndim - 1)))
+            out[..., i0:i1] = (c[..., hi] - c[..., lo]) / (hi - lo)
     return out
 
 
 def moving_average(x: np.ndarray, window: int) -> np.ndarray:
-    """Centred moving average along axis 0 over ``window`` samples (same length as ``x``).
+    """Centred moving average along the last axis over ``window`` samples (same length as ``x``).
 
     Edges average over the samples that exist; NaNs propagate to the windows that contain them.
     """
     window = max(int(window), 1)
-    if window == 1 or len(x) == 0:
+    if window == 1 or np.shape(x)[-1] == 0:
         return np.asarray(x, dtype=np.float64)
     return window_mean(cumulative(x), window)
 

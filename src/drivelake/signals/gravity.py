@@ -25,5 +25,5 @@ def up_axis(accel: np.ndarray) -> np.ndarray:
 
 
 def separate_gravity(accel: np.ndarray, rate_hz: float, window_s: float = 30.0) -> np.ndarray:
-    """``accel`` minus its slow moving average: the linear (vehicle-caused) acceleration."""
-    return accel - moving_average(accel, int(window_s * rate_hz))
+    """``accel`` (n, 3) minus its slow moving average: the linear (vehicle-caused) acceleration."""
+    return accel - moving_average(accel.T, int(window_s * rate_hz)).T

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from drivelake.signals.calibration import Calibration, calibrate_cumulative
+from drivelake.signals.calibration import Calibration, calibrate_frames, frame_segments, project
 from drivelake.signals.filters import cumulative, window_mean
 from drivelake.signals.gravity import STANDARD_GRAVITY
 
@@ -62,27 +62,28 @@ def vehicle_motion(
     the impact and pothole thresholds in use); 0 makes them exact everywhere. ``vibration_s``:
     the moving average taken out of the vertical acceleration before its vibration is
     measured (body motion slower than about ``0.5 / vibration_s`` Hz is not road roughness).
-    At the analysis rate everything
-    derives from one cumulative sum of the accelerometer (calibration windows, gravity over
-    ``gravity_s``, the smoothed specific-force norm) and one of the yaw rate.
+
+    At the analysis rate the specific force is projected once into each mount span's frame
+    (horizontal basis, up) and carried component-major, (3, n) rows: one running sum of it gives
+    the calibration's smoothing, gravity over ``gravity_s``, the smoothed specific force and its
+    frame-invariant norm, and the vibration's high-pass; one of the yaw rate serves the rest.
     """
     factor = max(round(rate_hz / ANALYSIS_HZ), 1)
     fs = rate_hz / factor
     nb = len(accel) // factor
     blocks = accel[: nb * factor].reshape(nb, factor, 3)
     up_guess = _up_guess(accel)
-    a, vertical_guess = _block_means(blocks, up_guess)
-    c = cumulative(a)
+    means, centred = _block_means(blocks, up_guess)
+    a = np.array(means.T, dtype=np.float64)  # (3, nb) block means, contiguous rows
     valid = np.ones(nb, bool)
-    if not np.isfinite(c[-1]).all():  # a NaN or inf anywhere reaches the last running sum
-        valid = np.isfinite(a).all(axis=1)
-        a[~valid] = np.mean(a[valid], axis=0) if valid.any() else 0.0
-        c = cumulative(a)
-    a_measured, c_measured = a, c
+    if not np.isfinite(a.sum()):
+        valid = np.isfinite(a).all(axis=0)
+        a[:, ~valid] = a[:, valid].mean(axis=1, keepdims=True) if valid.any() else 0.0
+    a_measured = a
     filter_tau = None
+    smooth = max(int(smooth_s * fs), 1)
     if heading_tracked and nb > 1:
-        a, filter_tau = undo_tilt_filter(a, c, fs, int(gravity_s * fs), int(smooth_s * fs))
-        c = cumulative(a) if filter_tau is not None else c
+        a, filter_tau = undo_tilt_filter(a, fs, int(gravity_s * fs), smooth)
     gyro_blocks = gyro[: nb * factor].reshape(nb, factor * 3)
 
     def yaw_of(i0: int, i1: int, up: np.ndarray) -> np.ndarray:
@@ -95,59 +96,98 @@ def vehicle_motion(
             valid[i0:i1] &= ~bad
         return y
 
-    cal, yaw_raw, cum_yaw = calibrate_cumulative(c, yaw_of, fs, heading_tracked=heading_tracked)
+    segments = frame_segments(a, fs, heading_tracked=heading_tracked)
+    p = project(a, segments)
+    cp = cumulative(p)
+    cal_n, vib_n = max(int(fs), 1), max(int(vibration_s * fs), 1)  # calibration smooths over 1 s
+    s_cal = window_mean(cp, cal_n)
+    cal, yaw_raw, cum_yaw = calibrate_frames(
+        s_cal[:2], segments, yaw_of, fs, heading_tracked=heading_tracked, smooth_n=cal_n
+    )
     all_valid = bool(valid.all())
-    gravity = window_mean(c, int(gravity_s * fs))
+    gravity = window_mean(cp, int(gravity_s * fs))
+    # shocks and vibration read the measured samples (the same as ``p`` unless a phone's tilt
+    # filter was undone)
+    p_measured, cp_measured = (p, cp) if a is a_measured else _projected(a_measured, segments)
+    if vib_n == 1:
+        low = p_measured[2]
+    elif vib_n == cal_n and a is a_measured:
+        low = s_cal[2]
+    else:
+        low = window_mean(cp_measured[2], vib_n)
     shock, vertical, vibration = _block_shocks(
         blocks,
-        a_measured,
-        (up_guess, vertical_guess),
-        gravity,
-        cal.segments,
+        (p_measured, gravity, low),
+        (up_guess, centred),
+        segments,
         shock_floor,
         vertical_floor,
-        max(int(vibration_s * fs), 1),
     )
-    smooth = max(int(smooth_s * fs), 1)
     # the specific-force norm is frame-invariant: from the measured samples, never corrected
-    m = window_mean(c_measured, smooth) if smooth > 1 else a
+    m = window_mean(cp_measured, smooth) if smooth > 1 else p_measured
     yaw = window_mean(cum_yaw, smooth) if smooth > 1 else yaw_raw
     if cal.heading_tracked:
         # the heading turns within the smoothing window: rotate each sample, then smooth
-        lin = cal.to_vehicle(a - gravity)
+        lin = _to_vehicle(p - gravity, cal)
         lin = window_mean(cumulative(lin), smooth) if smooth > 1 else lin
     else:
         # a fixed rotation per mount commutes with the moving average: smooth, then rotate;
         # gravity (a 30 s mean) is left as it is by a further 0.5 s average
-        lin = cal.to_vehicle(m - gravity)
+        sm = window_mean(cp, smooth) if a is not a_measured and smooth > 1 else m
+        lin = _to_vehicle(np.subtract(sm, gravity, out=sm if sm is not m else None), cal)
     cal.filter_tau_s = filter_tau
     if filter_tau is not None:  # stored with the calibration, so `drivelake show` reports it
         for span in cal.spans:
             span.method += f"+phone_tilt_filter_{filter_tau:.1f}s_undone"
     norm = np.sqrt(_norm2(m))
     if all_valid:
-        excess = norm - _median(norm)
+        norm -= _median(norm)
+        excess = norm
     else:
-        lin[~valid], yaw[~valid], vibration[~valid] = np.nan, np.nan, np.nan
+        lin[:, ~valid], yaw[~valid], vibration[~valid] = np.nan, np.nan, np.nan
         med = _median(norm[valid]) if valid.any() else 0.0
         excess = np.where(valid, norm - med, np.nan)
     return Motion(
         rate_hz=fs,
-        accel=lin,
+        accel=lin.T,
         yaw_rate=yaw,
         excess=excess,
         vertical_peak=vertical,
         shock_peak=shock,
         vibration=vibration,
-        speed=None if speed is None else speed[: len(a)],
+        speed=None if speed is None else speed[:nb],
         calibration=cal,
     )
 
 
+def _projected(a: np.ndarray, segments: list) -> tuple[np.ndarray, np.ndarray]:
+    """``a`` in each segment's frame, and its running sum."""
+    p = project(a, segments)
+    return p, cumulative(p)
+
+
+def _to_vehicle(x: np.ndarray, cal: Calibration) -> np.ndarray:
+    """(3, n) vectors in each segment's frame (basis, up) -> vehicle frame (forward, left, up).
+
+    Up is shared; the horizontal pair turns by the forward angle: a scalar rotation per mount
+    span, or per sample when the heading is tracked. In place.
+    """
+    for i0, i1, _, _ in cal.segments:
+        phi = cal.phi[i0:i1] if cal.heading_tracked else cal.phi[i0]
+        c, s = np.cos(phi), np.sin(phi)
+        h0, h1 = x[0, i0:i1], x[1, i0:i1]
+        fwd = c * h0
+        fwd += s * h1
+        h1 *= c
+        h1 -= s * h0
+        h0[:] = fwd
+    return x
+
+
 def undo_tilt_filter(
-    a: np.ndarray, c: np.ndarray, rate_hz: float, gravity_n: int, smooth_n: int
+    a: np.ndarray, rate_hz: float, gravity_n: int, smooth_n: int
 ) -> tuple[np.ndarray, float | None]:
-    """Undo a phone's orientation filter on Earth-frame specific force (n, 3) at the analysis rate.
+    """Undo a phone's orientation filter on Earth-frame specific force (3, n) at the analysis rate.
 
     A phone that reports its readings in an Earth frame estimates that frame itself, and its
     filter pulls "up" towards the apparent gravity: a sustained horizontal acceleration ``h`` is
@@ -166,8 +206,9 @@ def undo_tilt_filter(
 
     # The frame's own "up" is the filter's: horizontal specific force in it is the frame's
     # horizontal acceleration as is (a moving-average gravity would add its own high-pass).
-    up = c[-1] / np.linalg.norm(c[-1])
-    d = a - np.outer(a @ up, up)
+    c = cumulative(a)
+    up = c[:, -1] / np.linalg.norm(c[:, -1])
+    d = a - np.outer(up, up @ a)
     if smooth_n > 1:
         dh = window_mean(cumulative(d), smooth_n)
         m = window_mean(c, smooth_n)
@@ -177,12 +218,12 @@ def undo_tilt_filter(
     excess = norm - _median(norm)
     target = (2 * STANDARD_GRAVITY + excess) * excess
     leak = np.exp(-1.0 / max(gravity_n, 1))
-    integral = lfilter([1.0 / rate_hz], [1.0, -leak], d, axis=0)
+    integral = lfilter([1.0 / rate_hz], [1.0, -leak], d, axis=1)
     ismooth = window_mean(cumulative(integral), smooth_n) if smooth_n > 1 else integral
     # |dh + lam * I|² - target, as a quartic in lam: minimise its sum of squares on a fine grid
-    p0 = np.einsum("ij,ij->i", dh, dh) - target
-    p1 = 2 * np.einsum("ij,ij->i", dh, ismooth)
-    p2 = np.einsum("ij,ij->i", ismooth, ismooth)
+    p0 = np.einsum("ij,ij->j", dh, dh) - target
+    p1 = 2 * np.einsum("ij,ij->j", dh, ismooth)
+    p2 = np.einsum("ij,ij->j", ismooth, ismooth)
     lam = np.linspace(0.0, 4.0, 401)  # 1/tau from 0 (no filter) to 4 /s (tau = 0.25 s)
     cost = [float(np.sum(np.square(p0 + x * p1 + x * x * p2))) for x in lam]
     best = float(lam[int(np.argmin(cost))])
@@ -192,11 +233,10 @@ def undo_tilt_filter(
 
 
 def _norm2(x: np.ndarray) -> np.ndarray:
-    """Squared norm of each row of (n, 3) ``x``: column by column (``einsum`` over a length-3
-    axis costs several times more)."""
-    out = np.square(x[:, 0])
-    out += np.square(x[:, 1])
-    out += np.square(x[:, 2])
+    """Squared norm of each column of component-major (3, n) ``x``: row by row."""
+    out = np.square(x[0])
+    out += np.square(x[1])
+    out += np.square(x[2])
     return out
 
 
@@ -216,83 +256,86 @@ def _up_guess(accel: np.ndarray) -> np.ndarray:
 
 
 def _block_means(blocks: np.ndarray, up: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-block means of (nb, factor, 3) samples, float64, and every sample's component along
-    ``up`` (nb, factor), from ONE matrix product: a single pass over the raw samples.
+    """Per-block means of (nb, factor, 3) samples (nb, 3), and every sample's component along
+    ``up`` minus its block's mean (nb, factor), from ONE matrix product: a single pass over the
+    raw samples. Both are views of the product (the sample's dtype).
 
     NumPy's ``mean(axis=1)`` over a short middle axis is a strided reduction several times
     slower than memory speed; a product with a (factor·3, 3 + factor) matrix (averaging
-    columns, then one projecting column per sample position, padded with zero columns to a
-    multiple of 8) streams the data once through BLAS.
+    columns, then one centred projecting column per sample position, padded with zero columns
+    to a multiple of 8) streams the data once through BLAS.
     """
     nb, factor, k = blocks.shape
     width = -(-(k + factor) // 8) * 8  # BLAS kernels run fastest on multiples of 8 columns
     w = np.zeros((factor, k, width), blocks.dtype)
     w[:, :, :k] = np.eye(k) / factor
-    w[np.arange(factor), :, k + np.arange(factor)] = up
+    w[:, :, k : k + factor] = -up[:, None] / factor
+    w[np.arange(factor), :, k + np.arange(factor)] += up
     out = blocks.reshape(nb, factor * k) @ w.reshape(factor * k, width)
-    return out[:, :k].astype(np.float64), out[:, k : k + factor]
+    return out[:, :k], out[:, k : k + factor]
 
 
 def _block_shocks(
     blocks: np.ndarray,
-    block_mean: np.ndarray,
+    analysis: tuple[np.ndarray, np.ndarray, np.ndarray],
     guess: tuple[np.ndarray, np.ndarray],
-    gravity: np.ndarray,
     segments: list,
     shock_floor: float,
     vertical_floor: float,
-    highpass_n: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per block: peak |linear acceleration|, peak |vertical linear acceleration|, vibration.
 
-    ``block_mean`` must be the mean of the measured samples. The peaks are exact wherever they
-    can reach their floor; elsewhere the value is an upper bound that is itself below the
-    floor. With ``d`` the block mean's deviation from gravity and ``W`` the samples' summed
-    squared deviation from the block mean, every sample deviates from gravity by at most
-    ``|d| + sqrt(W)`` (and its vertical part by at most ``|d·up| + sqrt(W)``): ``W`` comes from
-    one fused sum of squares over the raw samples, the rest is at the analysis rate, and only
-    the blocks a bound cannot clear get per-sample maxima.
+    ``analysis`` is ``(p, gravity, low)`` in each segment's frame (:func:`project`): the block
+    means of the measured samples and gravity (3, nb), and the moving average of ``p``'s
+    vertical row that the vibration is taken about. The peaks are exact wherever they can reach
+    their floor; elsewhere the value is an upper bound that is itself below the floor. With
+    ``d`` the block mean's deviation from gravity and ``W`` the samples' summed squared
+    deviation from the block mean, every sample deviates from gravity by at most ``|d| +
+    sqrt(W)`` (and its vertical part by at most ``|d_up| + sqrt(W)``): ``W`` comes from one
+    fused sum of squares over the raw samples, the rest is at the analysis rate, and only the
+    blocks a bound cannot clear get per-sample maxima.
 
-    The vibration is the mean square, per block, of the vertical acceleration minus its
-    ``highpass_n``-block moving average (a band from about 0.5 Hz for a 1 s window to the IMU's
-    Nyquist rate): the within-block variance plus the block mean's own deviation, which add
-    exactly because deviations from a block mean sum to zero. ``guess`` is ``(up, component of
-    every sample along it)`` from :func:`_block_means`; a mount span whose up is more than 1°
-    from it projects its samples again.
+    The vibration is the mean square, per block, of the vertical acceleration minus its moving
+    average ``low`` (a band from about 0.5 Hz for a 1 s window to the IMU's Nyquist rate): the
+    within-block variance plus the block mean's own deviation, which add exactly because
+    deviations from a block mean sum to zero. ``guess`` is ``(up, every sample's component
+    along it minus its block mean)`` from :func:`_block_means`; a mount span whose up is more
+    than 1° from it projects its samples again.
     """
+    p, gravity, low = analysis
     nb, factor, _ = blocks.shape
     flat = blocks.reshape(nb, -1)
     sumsq = np.einsum("ij,ij->i", flat, flat).astype(np.float64)
     # float32 rounding of the sums is far below 1e-4 of them: the bounds stay bounds
-    spread = sumsq - factor * _norm2(block_mean)
-    spread += 1e-4 * sumsq
+    spread = np.multiply(sumsq, 1.0 + 1e-4)
+    spread -= factor * _norm2(p)
     np.sqrt(np.maximum(spread, 0.0, out=spread), out=spread)
-    d = block_mean - gravity
+    d = p - gravity
     shock = np.sqrt(_norm2(d))
     shock += spread
-    vertical = np.empty(nb)
-    vibration = np.empty(nb)
-    up_guess, v_guess = guess
-    for i0, i1, up, _ in segments:
-        vertical[i0:i1] = np.abs(d[i0:i1] @ up)
-        vertical[i0:i1] += spread[i0:i1]
+    vertical = np.abs(d[2])
+    vertical += spread
+    within = np.empty(nb)
+    up_guess, centred = guess
+    for i0, i1, up, basis in segments:
         check = i0 + np.flatnonzero(vertical[i0:i1] >= vertical_floor)
         if len(check):
             v = blocks[check] @ up.astype(blocks.dtype)
-            vertical[check] = np.abs(v - (gravity[check] @ up)[:, None].astype(v.dtype)).max(1)
+            vertical[check] = np.abs(v - gravity[2, check, None].astype(v.dtype)).max(1)
         if up @ up_guess >= np.cos(np.radians(1.0)):
-            up, v = up_guess, v_guess[i0:i1]
+            v = centred[i0:i1]
         else:
             v = blocks[i0:i1] @ up.astype(blocks.dtype)
-        mean_v = block_mean[i0:i1] @ up
-        within = np.einsum("ij,ij->i", v, v).astype(np.float64)
-        within -= factor * np.square(mean_v)
-        np.maximum(within, 0.0, out=within)
-        low = window_mean(cumulative(mean_v), highpass_n) if highpass_n > 1 else mean_v
-        vibration[i0:i1] = within / factor + np.square(mean_v - low)
-    idx = np.flatnonzero(shock >= shock_floor)
-    if len(idx):
-        shock[idx] = _exact_shock(blocks[idx], gravity[idx])
+            v -= v.mean(axis=1, keepdims=True)
+        within[i0:i1] = np.einsum("ij,ij->i", v, v)
+        idx = i0 + np.flatnonzero(shock[i0:i1] >= shock_floor)
+        if len(idx):  # gravity back in the sensor frame, for these blocks only
+            g = gravity[:, idx].T @ np.stack([basis[0], basis[1], up])
+            shock[idx] = _exact_shock(blocks[idx], g)
+    vibration = np.subtract(p[2], low)
+    np.square(vibration, out=vibration)
+    within *= 1.0 / factor
+    vibration += within
     return shock, vertical, vibration
 
 
