@@ -53,12 +53,12 @@ def lobes(
     vectorised passes: edges of the ``> low`` mask, and the count of ``>= high`` samples per
     span from one segmented sum.
     """
-    above = np.zeros(len(x) + 2, np.int8)
+    above = np.zeros(len(x) + 2, bool)
     if sign > 0:
-        np.greater(x, low, out=above[1:-1].view(bool))
+        np.greater(x, low, out=above[1:-1])
     else:
-        np.less(x, -low, out=above[1:-1].view(bool))
-    edges = np.flatnonzero(np.diff(above))
+        np.less(x, -low, out=above[1:-1])
+    edges = np.flatnonzero(above[1:] != above[:-1])  # a bool comparison: no int8 difference
     if len(edges) == 0:
         return []
     hits = np.zeros(len(x) + 1, np.int8)

@@ -39,21 +39,24 @@ def roughness_segments(m: Motion, cfg: dict) -> RoughSegments:
     A stretch whose counted samples cover less than half its length (mostly slow, or cut off at
     the end of the drive) is left out: its RMS would rest on too little road.
     """
-    if m.speed is None or len(m.speed) == 0:
+    n = 0 if m.speed is None else min(len(m.speed), len(m.vibration))
+    if n == 0:
         empty = np.zeros(0)
         return RoughSegments(empty.astype(int), empty.astype(int), empty, empty, empty)
-    n = min(len(m.speed), len(m.vibration))
     speed, vibration = m.speed[:n], m.vibration[:n]
     dt = 1.0 / m.rate_hz
-    travelled = np.cumsum(np.where(speed > 0, speed, 0.0)) * dt  # metres at each sample's end
+    travelled = np.cumsum(np.fmax(speed, 0.0)) * dt  # metres at each sample's end (NaN: none)
     length = cfg["roughness_segment_m"]
-    starts = np.flatnonzero(np.diff(travelled // length, prepend=-1.0))
+    # a stretch starts at the first sample whose distance reaches the next multiple of the
+    # length: one search per stretch, not a float division per sample
+    marks = np.arange(1, travelled[-1] // length + 1) * length
+    starts = np.unique(np.r_[0, np.searchsorted(travelled, marks)])
     ends = np.append(starts[1:], n)
     counted = (speed >= cfg["roughness_min_speed_kmh"] / 3.6) & np.isfinite(vibration)
-    samples = np.add.reduceat(counted.astype(np.int64), starts)
+    samples = np.add.reduceat(counted, starts, dtype=np.int64)
     power = np.add.reduceat(np.where(counted, vibration, 0.0), starts)
     moved = np.add.reduceat(np.where(counted, speed, 0.0), starts)
-    before = np.concatenate([[0.0], travelled])[starts]
+    before = travelled[starts] - np.fmax(speed[starts], 0.0) * dt  # distance at the start
     keep = (samples > 0) & (moved * dt >= 0.5 * length)
     k = np.maximum(samples, 1)[keep]
     return RoughSegments(

@@ -144,16 +144,18 @@ def axis_evidence(w: np.ndarray, yaw_rate: np.ndarray) -> tuple[complex, complex
 
 def _evidence_xy(x: np.ndarray, y: np.ndarray, yaw_rate: np.ndarray) -> tuple[complex, complex]:
     """:func:`axis_evidence` on finite real and imaginary parts: dot products, no complex."""
-    p2 = np.square(x)
-    p2 += np.square(y)
+    xx, yy = np.square(x), np.square(y)
+    p2 = xx + yy
     denom = np.sqrt(p2.sum() * np.dot(yaw_rate, yaw_rate))
     left = complex(np.dot(x, yaw_rate), np.dot(y, yaw_rate)) / denom if denom > 0 else 0j
     straight = np.abs(yaw_rate) < STRAIGHT_YAW_RATE
     straight &= p2 > MIN_MANOEUVRE_ACCEL**2
     axis = 0j
     if np.count_nonzero(straight) >= 10:
-        xs, ys = x[straight], y[straight]
-        axis = complex(np.dot(xs, xs) - np.dot(ys, ys), 2 * np.dot(xs, ys)) / p2[straight].sum()
+        # sums over the straight samples as dot products with the mask (no gathers)
+        w = straight.astype(np.float64)
+        xx -= yy
+        axis = complex(np.dot(w, xx), 2 * np.dot(w, x * y)) / np.dot(w, p2)
     return left, axis
 
 

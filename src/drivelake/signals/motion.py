@@ -74,7 +74,7 @@ def vehicle_motion(
     blocks = accel[: nb * factor].reshape(nb, factor, 3)
     up_guess = _up_guess(accel)
     means, centred = _block_means(blocks, up_guess)
-    a = np.array(means.T, dtype=np.float64)  # (3, nb) block means, contiguous rows
+    a = np.array(means.T, dtype=np.float64, order="C")  # (3, nb) block means, contiguous rows
     valid = np.ones(nb, bool)
     if not np.isfinite(a.sum()):
         valid = np.isfinite(a).all(axis=0)
