@@ -66,9 +66,9 @@ _KMEANS_SAMPLE_PER_PARTITION = 48
 #: index scans projected vectors.
 RERANK_PER_HIT = 4
 RERANK_MIN = 40
-#: Principal directions kept for the candidate scan are chosen among these fractions of the
-#: vectors' width (the whole width included), by measured recall and cost.
-_DIMS_FRACTIONS = (4, 2, 1)
+#: The candidate scan keeps width/4, width/2 or the whole width (at least 32 dimensions),
+#: chosen by measured recall and cost.
+_DIMS_DIVISORS = (4, 2, 1)
 _PCA_SAMPLE = 50_000
 _BLOCK = 65_536  # rows per block when scoring a table or assigning partitions
 _CHUNK = 256  # queries per worker chunk in a batch
@@ -636,7 +636,7 @@ def _tune(found: Searcher, directions: np.ndarray) -> dict:
     truth_sets = [set(t) - {s} for t, s in zip(truth.tolist(), sample.tolist(), strict=True)]
     partitions, rows_per_partition = len(found.centroids), len(found) / len(found.centroids)
     best: tuple | None = None
-    for dims in sorted({max(min(found.dim, 32), found.dim // f) for f in _DIMS_FRACTIONS}):
+    for dims in sorted({max(min(found.dim, 32), found.dim // f) for f in _DIMS_DIVISORS}):
         found.project(None if dims == found.dim else directions[:, :dims])
         for nprobes in _LADDER:
             nprobes = min(nprobes, partitions)
