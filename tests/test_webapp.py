@@ -332,8 +332,17 @@ def test_export_jobs_survive_a_server_restart(world, tmp_path):
 
 
 def test_fleet_event_opens_the_drive_at_that_moment(browser, server, world):
+    asked = []
+
+    def note(request):
+        if "/api/app/fleet" in request.url:
+            asked.append(request.url)
+
+    browser.on("request", note)
     page = signed_in(browser, server, world.admin_key)
     page.wait_for_selector("#fleet-map[data-state=ready] .cluster")
+    browser.remove_listener("request", note)
+    assert len(asked) == 1 and "width=" in asked[0]  # fitted and filled in one request
     page.screenshot(path=ARTIFACTS / "fleet.png")
     page.select_option("select[name=vehicle]", VIDEO_VEHICLE)
     page.wait_for_selector(".counts:has-text('1 drives')")
@@ -341,9 +350,11 @@ def test_fleet_event_opens_the_drive_at_that_moment(browser, server, world):
     marker = page.locator(".cluster").first
     event_id = marker.get_attribute("data-events").split()[0]
     single = marker.get_attribute("data-n") == "1"
-    marker.click()
-    if not single:
-        page.click(".event-list button >> nth=0")
+    marker.focus()  # by keyboard: markers take the focus, Enter opens them
+    page.keyboard.press("Enter")
+    if not single:  # the cluster's list takes the focus
+        page.wait_for_selector(".event-list button:focus")
+        page.keyboard.press("Enter")
     page.wait_for_selector(".page-drive[data-state=ready]")
     assert f"#/drive/{world.video_drive}?t=" in page.url and event_id in page.url
     t = float(page.url.split("t=")[1].split("&")[0])
