@@ -176,7 +176,9 @@ class NewTag(BaseModel):
 
 @router.get("/drives/{drive_id}/tags", summary="A drive's tags and notes")
 def drive_tags(request: Request, who: Admin, drive_id: str = DriveId) -> list[dict[str, Any]]:
-    return rows(request.app.state.lake.tags(drive_id).sort_by("created_at"))
+    lake = request.app.state.lake
+    drive_id = lake.resolve_drive_id(drive_id)  # an unknown drive is 404 even before any tag
+    return rows(lake.tags(drive_id).sort_by("created_at"))
 
 
 @router.post("/drives/{drive_id}/tags", summary="Add a tag or a note", status_code=201)
