@@ -86,32 +86,81 @@ def signed_lobes(x: np.ndarray, level: float) -> list[tuple[int, int, int]]:
     return out
 
 
-def _real(m: Motion, s: int, e: int, core: np.ndarray | None = None) -> bool:
-    """Frame-invariant check: the specific-force norm rose as a real acceleration demands.
+def span_sums(
+    x: np.ndarray, s: np.ndarray, e: np.ndarray, ufunc: np.ufunc = np.add
+) -> tuple[np.ndarray, np.ndarray]:
+    """``ufunc`` reduced over every span ``x[s_k:e_k]`` and every gap ``x[e_k:s_{k+1}]``.
 
-    ``core`` (a mask over ``s:e``) limits the check to where the signal is above threshold, so
-    the tail of a real event does not vouch for an artefact that follows it.
+    Spans must be non-empty, in order and not overlapping (what :func:`lobes` gives); an empty
+    gap reduces to 0. One segmented pass over ``x`` instead of a loop of NumPy calls per event;
+    a bool ``x`` is counted.
     """
-    h2 = m.accel[s:e, 0] ** 2 + m.accel[s:e, 1] ** 2
-    excess = m.excess[s:e]
-    if core is not None:
-        h2, excess = h2[core], excess[core]
-    ok = np.isfinite(excess) & np.isfinite(h2)
-    return bool(excess[ok].sum() >= 0.5 * h2[ok].sum() / (2 * G))
+    idx = np.empty(2 * len(s), np.intp)
+    idx[0::2], idx[1::2] = s, e
+    dtype = np.int64 if x.dtype == bool else None
+    r = ufunc.reduceat(x, idx[:-1] if idx[-1] >= len(x) else idx, dtype=dtype)
+    gaps = r[1::2][: len(s) - 1]
+    return r[0::2], np.where(s[1:] > e[:-1], gaps, 0)
+
+
+class _Norms:
+    """What the frame-invariant check reads, summed per span (see :meth:`real`).
+
+    The specific-force norm does not depend on orientation, and a real horizontal acceleration
+    ``h`` raises it to ``sqrt(g² + h²)``: over a span, the summed norm rise must be at least
+    half what the summed ``h²`` demands. ``core`` (a mask) limits the sums to where the signal
+    is above threshold, so the tail of a real event does not vouch for an artefact after it.
+    """
+
+    def __init__(self, m: Motion):
+        h2 = np.square(m.accel[:, 0])
+        h2 += np.square(m.accel[:, 1])
+        excess = m.excess
+        if not np.isfinite(h2.sum() + excess.sum()):  # a gap somewhere: it counts as nothing
+            ok = np.isfinite(h2) & np.isfinite(excess)
+            h2, excess = np.where(ok, h2, 0.0), np.where(ok, excess, 0.0)
+        self.h2, self.excess = h2, excess
+
+    def real(
+        self, s: np.ndarray, e: np.ndarray, core: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per span and per span-gap-span pair ``[s_k, e_{k+1})``: is the norm's rise real?"""
+        excess, h2 = self.excess, self.h2
+        if core is not None:
+            excess, h2 = excess * core, h2 * core
+        rise, rise_gap = span_sums(excess, s, e)
+        h2, h2_gap = span_sums(h2, s, e)
+        single = rise >= 0.5 * h2 / (2 * G)
+        pair_rise = rise[:-1] + rise_gap + rise[1:]
+        pair = pair_rise >= 0.5 * (h2[:-1] + h2_gap + h2[1:]) / (2 * G)
+        return single, pair
 
 
 def longitudinal(m: Motion, cfg: dict) -> list[Candidate]:
     """harsh_brake and harsh_acceleration: forward acceleration beyond the class threshold."""
     out = []
+    fwd = m.accel[:, 0]
+    norms = None
     min_len = max(int(cfg["min_duration_s"] * m.rate_hz), 1)
     for kind, sign, thr in (
         ("harsh_brake", -1, cfg["brake_g"]),
         ("harsh_acceleration", 1, cfg["accel_g"]),
     ):
-        for s, e in lobes(m.accel[:, 0], thr * G, thr * G / 2, min_len, sign):
-            x = sign * m.accel[s:e, 0]
-            if _real(m, s, e, x >= thr * G):
-                out.append(Candidate(kind, s, e, float(np.nanmax(x)), "m/s^2", thr * G))
+        spans = lobes(fwd, thr * G, thr * G / 2, min_len, sign)
+        if not spans:
+            continue
+        s, e = np.array(spans).T
+        x = fwd if sign > 0 else -fwd
+        norms = norms or _Norms(m)
+        real, _ = norms.real(s, e, x >= thr * G)
+        peaks, _ = span_sums(x, s, e, np.fmax)
+        out += [
+            Candidate(kind, i0, i1, peak, "m/s^2", thr * G)
+            for i0, i1, peak, ok in zip(
+                s.tolist(), e.tolist(), peaks.tolist(), real.tolist(), strict=True
+            )
+            if ok
+        ]
     return out
 
 
@@ -120,44 +169,55 @@ def lateral(m: Motion, cfg: dict) -> list[Candidate]:
 
     A turn is one lateral lobe that changes heading; a lane change is two opposite lobes in quick
     succession whose heading change cancels. Direction: the side the vehicle moves to first
-    (left = positive lateral acceleration and yaw rate in ISO 8855).
+    (left = positive lateral acceleration and yaw rate in ISO 8855). Every per-lobe quantity
+    is one segmented sum over the drive; the loop below only compares numbers.
     """
     out = []
     y = m.accel[:, 1]
     min_len = max(int(cfg["min_duration_s"] * m.rate_hz), 1)
     gap = int(cfg["merge_gap_s"] * m.rate_hz)
     lc, turn = cfg["lane_change_g"] * G, cfg["turn_g"] * G
-    low = min(lc, turn) / 2
-    spans = signed_lobes(y, low)
+    spans = signed_lobes(y, min(lc, turn) / 2)
+    if not spans:
+        return []
+    s, e, sign = (np.array(c) for c in zip(*spans, strict=True))
+    high, _ = span_sums(y, s, e, np.fmax)
+    low, _ = span_sums(y, s, e, np.fmin)
+    peak = np.where(sign > 0, high, -low).tolist()
+    # heading change from sample s to e - 1: the yaw rate summed over [s + 1, e)
+    yaw = np.nan_to_num(m.yaw_rate)
+    yaw_sum, yaw_gap = span_sums(yaw, s, e)
+    yaw_sum -= yaw[s]
+    deg = np.degrees(1.0 / m.rate_hz)
+    turned = (yaw_sum * deg).tolist()
+    turned_pair = ((yaw_sum[:-1] + yaw_gap + yaw_sum[1:] + yaw[s[1:]]) * deg).tolist()
+    left, _ = span_sums(y >= turn, s, e)
+    right, _ = span_sums(y <= -turn, s, e)
+    strong = np.where(sign > 0, left, right).tolist()
+    wide, wide_gap = span_sums(np.abs(y) >= lc, s, e)
+    strong_pair = (wide[:-1] + wide_gap + wide[1:]).tolist()
+    real, real_pair = (r.tolist() for r in _Norms(m).real(s, e))
+    s, e, sign = s.tolist(), e.tolist(), sign.tolist()
     used = set()
-    for k, (s, e, sign) in enumerate(spans):
+    for k in range(len(s)):
         if k in used:
             continue
-        peak = float(np.nanmax(sign * y[s:e]))
-        nxt = spans[k + 1] if k + 1 < len(spans) else None
-        if nxt and nxt[2] == -sign and nxt[0] - e <= gap:
-            s2, e2 = s, nxt[1]
-            turned = abs(_turned(m, s2, e2))
-            peak2 = max(peak, float(np.nanmax(-sign * y[nxt[0] : nxt[1]])))
-            strong = np.count_nonzero(np.abs(y[s2:e2]) >= lc)
-            if (
-                turned <= cfg["lane_change_max_heading_deg"]
-                and strong >= min_len
-                and _real(m, s2, e2)
-            ):
-                out.append(Candidate("harsh_lane_change", s2, e2, peak2, "m/s^2", lc, _side(sign)))
-                used.add(k + 1)
-                continue
-        turned = _turned(m, s, e)
-        strong = np.count_nonzero(sign * y[s:e] >= turn)
-        if abs(turned) >= cfg["turn_min_heading_deg"] and strong >= min_len and _real(m, s, e):
-            out.append(Candidate("harsh_turn", s, e, peak, "m/s^2", turn, _side(np.sign(turned))))
+        pair = k + 1 < len(s) and sign[k + 1] == -sign[k] and s[k + 1] - e[k] <= gap
+        if (
+            pair
+            and abs(turned_pair[k]) <= cfg["lane_change_max_heading_deg"]
+            and strong_pair[k] >= min_len
+            and real_pair[k]
+        ):
+            side = _side(sign[k])
+            peak2 = max(peak[k], peak[k + 1])
+            out.append(Candidate("harsh_lane_change", s[k], e[k + 1], peak2, "m/s^2", lc, side))
+            used.add(k + 1)
+            continue
+        if abs(turned[k]) >= cfg["turn_min_heading_deg"] and strong[k] >= min_len and real[k]:
+            side = _side(np.sign(turned[k]))
+            out.append(Candidate("harsh_turn", s[k], e[k], peak[k], "m/s^2", turn, side))
     return _merge_double_lane_changes(out, y, int(cfg["double_lane_change_gap_s"] * m.rate_hz))
-
-
-def _turned(m: Motion, s: int, e: int) -> float:
-    """Heading change (deg) from sample ``s`` to ``e - 1``: the yaw rate integrated between."""
-    return float(np.degrees(np.nansum(m.yaw_rate[s + 1 : e]) / m.rate_hz))
 
 
 def _merge_double_lane_changes(cands: list[Candidate], y: np.ndarray, gap: int) -> list[Candidate]:
@@ -210,26 +270,34 @@ def shocks(m: Motion, cfg: dict) -> list[Candidate]:
     out = []
     half = max(int(0.25 * m.rate_hz), 1)
     impact_thr, pothole_thr = cfg["impact_g"] * G, cfg["pothole_g"] * G
-    for s, e in lobes(m.shock_peak, impact_thr, impact_thr, 1):
-        if np.nanmax(m.vertical_peak[s:e]) < 0.8 * np.nanmax(m.shock_peak[s:e]):
-            out.append(
-                Candidate(
-                    "impact",
-                    max(s - half, 0),
-                    e + half,
-                    float(np.nanmax(m.shock_peak[s:e])),
-                    "m/s^2",
-                    impact_thr,
-                    confidence=_stopped_after(m, e),
+    if spans := lobes(m.shock_peak, impact_thr, impact_thr, 1):
+        s, e = np.array(spans).T
+        shock, _ = span_sums(m.shock_peak, s, e, np.fmax)
+        vertical, _ = span_sums(m.vertical_peak, s, e, np.fmax)
+        for i0, i1, peak, up in zip(
+            s.tolist(), e.tolist(), shock.tolist(), vertical.tolist(), strict=True
+        ):
+            if up < 0.8 * peak:
+                out.append(
+                    Candidate(
+                        "impact",
+                        max(i0 - half, 0),
+                        i1 + half,
+                        peak,
+                        "m/s^2",
+                        impact_thr,
+                        confidence=_stopped_after(m, i1),
+                    )
                 )
-            )
-    taken = np.zeros(len(m.shock_peak), bool)
-    for c in out:
-        taken[c.i0 : c.i1] = True
-    for s, e in lobes(m.vertical_peak, pothole_thr, pothole_thr, 1):
-        if not taken[s:e].any():
-            peak = float(np.nanmax(m.vertical_peak[s:e]))
-            out.append(Candidate("pothole", max(s - half, 0), e + half, peak, "m/s^2", pothole_thr))
+    if spans := lobes(m.vertical_peak, pothole_thr, pothole_thr, 1):
+        s, e = np.array(spans).T
+        vertical, _ = span_sums(m.vertical_peak, s, e, np.fmax)
+        impacts = [(c.i0, c.i1) for c in out]
+        for i0, i1, peak in zip(s.tolist(), e.tolist(), vertical.tolist(), strict=True):
+            if not any(a < i1 and i0 < b for a, b in impacts):
+                out.append(
+                    Candidate("pothole", max(i0 - half, 0), i1 + half, peak, "m/s^2", pothole_thr)
+                )
     return out
 
 

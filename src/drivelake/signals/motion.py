@@ -89,7 +89,7 @@ def vehicle_motion(
     def yaw_of(i0: int, i1: int, up: np.ndarray) -> np.ndarray:
         """Block-mean gyro rate about ``up``: one product over the raw samples (no 3-axis mean)."""
         w = np.tile(up / factor, factor).astype(gyro_blocks.dtype)
-        y = (gyro_blocks[i0:i1] @ w).astype(np.float64)
+        y = gyro_blocks[i0:i1] @ w
         if not np.isfinite(y.sum()):
             bad = ~np.isfinite(y)
             y[bad] = 0.0
@@ -250,7 +250,10 @@ def _median(x: np.ndarray) -> float:
 def _up_guess(accel: np.ndarray) -> np.ndarray:
     """Up from a sparse sample of the accelerometer: good to a fraction of a degree for a fixed
     mount, which is all :func:`_block_means` needs of it (calibration later says exactly)."""
-    mean = np.nanmean(accel[:: max(len(accel) // 512, 1)], axis=0)
+    sample = accel[:: max(len(accel) // 512, 1)]
+    mean = sample.mean(axis=0)
+    if not np.isfinite(mean).all():
+        mean = np.nanmean(sample, axis=0)
     norm = np.linalg.norm(mean)
     return mean / norm if np.isfinite(norm) and norm > 0 else np.array([0.0, 0.0, 1.0])
 
