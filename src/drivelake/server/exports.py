@@ -147,7 +147,7 @@ class Exports:
         except (OSError, ValueError):  # removed meanwhile, or not a record of ours
             return None
         if job.get("state") == "running" and self._orphaned(job.get("owner") or {}):
-            job |= {"state": "interrupted", "error": INTERRUPTED, "finished_at": _now()}
+            job |= {"state": "interrupted", "error": INTERRUPTED}  # when it stopped is unknown
             _write(record, job)
         return job
 

@@ -4,7 +4,7 @@
 
 import { get, post } from "./api.js";
 import { thumbLoader } from "./thumbs.js";
-import { clock, el, replace, short, state, table, typeChip } from "./ui.js";
+import { clock, el, replace, short, state, table, typeChip, when } from "./ui.js";
 
 const PAGE = 60;
 const FORMATS = ["parquet", "hf", "coco", "yolo", "webdataset", "clips"];
@@ -79,10 +79,12 @@ export async function render(view, { parts, params }) {
         el(
           "li",
           { dataset: { state: j.state } },
-          `${j.tag} as ${j.format}: ${j.state}`,
+          el("strong", {}, `${j.tag} as ${j.format}`),
+          `: ${j.state}`,
           j.state === "running" && j.total ? ` (${j.done}/${j.total})` : "",
+          el("span.hint", {}, ` · started ${when(j.started_at)}${j.finished_at ? ` · ended ${when(j.finished_at)}` : ""}`),
           j.state === "done" ? [" → ", el("code", {}, j.path)] : "",
-          j.error ? el("span.error", {}, ` ${j.error}`) : "",
+          j.error ? el("span.error", {}, ` — ${j.error}`) : "",
         ),
       ),
     );
