@@ -5,9 +5,9 @@ Members that belong to an event (frames near it, or its span) give one clip of t
 (``clips.json``) lists each clip's event, drive, times and members, and its telemetry sampled
 at 10 Hz over the clip (seconds on the drive's timeline, speed in m/s, horizontal g).
 
-``clips.json`` is byte-identical from export to export; a re-encoded MP4 (one that could not be
-stream-copied) occasionally is not, although the frames handed to the encoder are (see "Clips
-are not byte-identical" in docs/datasets.md).
+``clips.json`` and the MP4s are byte-identical from export to export, re-encoded clips included
+(:mod:`drivelake.video.clips` encodes them single-threaded without x264's macroblock tree, see
+"Clips are byte-identical" in docs/datasets.md).
 """
 
 from __future__ import annotations
