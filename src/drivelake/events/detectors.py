@@ -50,8 +50,8 @@ def lobes(
     """Index spans where ``sign * x > low`` that reach ``high`` for at least ``min_len`` samples.
 
     NaN is below every level; ``sign = -1`` finds negative lobes without negating ``x``. A few
-    vectorised passes: edges of the ``> low`` mask, and the count of ``>= high`` samples per
-    span from one segmented sum.
+    vectorised passes: edges of the ``> low`` mask, then the ``>= high`` samples (few) counted
+    per span by binary search; a span above ``low >= high`` needs no count for ``min_len <= 1``.
     """
     above = np.zeros(len(x) + 2, bool)
     if sign > 0:
@@ -59,17 +59,12 @@ def lobes(
     else:
         np.less(x, -low, out=above[1:-1])
     edges = np.flatnonzero(above[1:] != above[:-1])  # a bool comparison: no int8 difference
-    if len(edges) == 0:
-        return []
-    hits = np.zeros(len(x) + 1, np.int8)
-    if sign > 0:
-        np.greater_equal(x, high, out=hits[:-1].view(bool))
-    else:
-        np.less_equal(x, -high, out=hits[:-1].view(bool))
-    counts = np.add.reduceat(hits, edges, dtype=np.int64)[::2]  # >= high per [start, end)
     s, e = edges[::2], edges[1::2]
-    keep = counts >= min_len
-    return list(zip(s[keep].tolist(), e[keep].tolist(), strict=True))
+    if len(edges) and (min_len > 1 or high > low):
+        hits = np.flatnonzero(x >= high if sign > 0 else x <= -high)
+        counts = np.searchsorted(hits, e) - np.searchsorted(hits, s)
+        s, e = s[counts >= min_len], e[counts >= min_len]
+    return list(zip(s.tolist(), e.tolist(), strict=True))
 
 
 def signed_lobes(x: np.ndarray, level: float) -> list[tuple[int, int, int]]:
