@@ -257,16 +257,15 @@ def frame_segments(
 
 
 def project(a: np.ndarray, segments: list) -> np.ndarray:
-    """(3, n) vectors into each segment's frame ``(basis[0], basis[1], up)``, float64.
+    """(3, n) vectors into each segment's frame ``(basis[0], basis[1], up)``, in ``a``'s dtype.
 
     Within a segment the projection is a fixed orthonormal matrix, so it commutes with moving
     averages and keeps norms: smoothing, gravity and the specific-force norm can all be taken
     after it, on contiguous rows.
     """
-    out = np.empty((3, a.shape[1]))
+    out = np.empty((3, a.shape[1]), a.dtype)
     for i0, i1, u, b in segments:
-        frame = np.stack([b[0], b[1], u]).astype(a.dtype)
-        np.matmul(frame, a[:, i0:i1], out=out[:, i0:i1], dtype=np.float64)
+        np.matmul(np.stack([b[0], b[1], u]).astype(a.dtype), a[:, i0:i1], out=out[:, i0:i1])
     return out
 
 

@@ -10,16 +10,17 @@ from __future__ import annotations
 import numpy as np
 
 
-def cumulative(x: np.ndarray) -> np.ndarray:
-    """``[0, x0, x0+x1, ...]`` along the last axis in float64: what :func:`window_mean` reads.
+def cumulative(x: np.ndarray, dtype: type = np.float64) -> np.ndarray:
+    """``[0, x0, x0+x1, ...]`` along the last axis: what :func:`window_mean` reads.
 
     Signals are component-major (one contiguous row per component), so a running sum is a
-    fast 1-D scan per row.
+    fast 1-D scan per row. float32 is only for rows that average zero (the sum stays small):
+    window means from it are then exact to ~1e-5 of the signal's scale.
     """
     x = np.asarray(x)
-    c = np.empty((*x.shape[:-1], x.shape[-1] + 1))
+    c = np.empty((*x.shape[:-1], x.shape[-1] + 1), dtype)
     c[..., 0] = 0.0
-    np.cumsum(x, axis=-1, dtype=np.float64, out=c[..., 1:])
+    np.cumsum(x, axis=-1, dtype=dtype, out=c[..., 1:])
     return c
 
 
@@ -34,7 +35,7 @@ def window_mean(c: np.ndarray, window: int) -> np.ndarray:
     n = c.shape[-1] - 1
     window = max(int(window), 1)
     half = window // 2
-    out = np.empty((*c.shape[:-1], n))
+    out = np.empty((*c.shape[:-1], n), c.dtype)
     if n == 0:
         return out
     # interior i in [half, n - window + half]: c[i - half + window] - c[i - half]
@@ -42,7 +43,7 @@ def window_mean(c: np.ndarray, window: int) -> np.ndarray:
     hi_start = max(n - window + half + 1, lo_end)
     mid = out[..., lo_end:hi_start]
     np.subtract(c[..., window : window + hi_start - lo_end], c[..., : hi_start - lo_end], out=mid)
-    mid *= 1.0 / window
+    mid *= c.dtype.type(1.0 / window)
     for i0, i1 in ((0, lo_end), (hi_start, n)):
         if i1 > i0:
             i = np.arange(i0, i1)
