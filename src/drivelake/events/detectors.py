@@ -180,7 +180,7 @@ def lateral(m: Motion, cfg: dict) -> list[Candidate]:
     low, _ = span_sums(y, s, e, np.fmin)
     peak = np.where(sign > 0, high, -low).tolist()
     # heading change from sample s to e - 1: the yaw rate summed over [s + 1, e)
-    yaw = np.nan_to_num(m.yaw_rate)
+    yaw = m.yaw_rate if np.isfinite(m.yaw_rate.sum()) else np.nan_to_num(m.yaw_rate)
     yaw_sum, yaw_gap = span_sums(yaw, s, e)
     yaw_sum -= yaw[s]
     deg = np.degrees(1.0 / m.rate_hz)

@@ -50,7 +50,8 @@ def roughness_segments(m: Motion, cfg: dict) -> RoughSegments:
     # a stretch starts at the first sample whose distance reaches the next multiple of the
     # length: one search per stretch, not a float division per sample
     marks = np.arange(1, travelled[-1] // length + 1) * length
-    starts = np.unique(np.r_[0, np.searchsorted(travelled, marks)])
+    starts = np.r_[0, np.searchsorted(travelled, marks)]
+    starts = starts[np.r_[True, starts[1:] > starts[:-1]]]  # one start per sample at most
     ends = np.append(starts[1:], n)
     counted = (speed >= cfg["roughness_min_speed_kmh"] / 3.6) & np.isfinite(vibration)
     samples = np.add.reduceat(counted, starts, dtype=np.int64)

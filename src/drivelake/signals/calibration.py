@@ -203,7 +203,7 @@ def _mount_spans(a: np.ndarray, rate_hz: float, window_s: float) -> list[tuple[i
     step = max(int(window_s * rate_hz), 1)
     starts = np.arange(0, n, step)
     ends = np.minimum(starts + step, n)
-    g = np.add.reduceat(a, starts, axis=1, dtype=np.float64).T
+    g = np.add.reduceat(a, starts, axis=1).T.astype(np.float64)
     g /= np.linalg.norm(g, axis=1, keepdims=True)
     limit = np.cos(np.radians(MOUNT_CHANGE_DEG))
     regions: list[list[int]] = []
@@ -245,7 +245,7 @@ def frame_segments(
     spans = [(0, n)] if heading_tracked else _mount_spans(a, rate_hz, window_s)
     segments = []
     for i0, i1 in spans:
-        u = a[:, i0:i1].sum(axis=1, dtype=np.float64)
+        u = a[:, i0:i1].sum(axis=1).astype(np.float64)  # pairwise: float32 is exact enough
         norm = np.linalg.norm(u) / max(i1 - i0, 1)
         if not np.isfinite(norm) or norm < 0.5 * STANDARD_GRAVITY:
             raise ValueError(
@@ -355,7 +355,7 @@ def calibrate_frames(
                 for s, e, d, q in found
             )
         else:
-            evidence = _evidence_xy(h[0, i0:i1], h[1, i0:i1], yaw)
+            evidence = _evidence_xy(h[0, i0:i1], h[1, i0:i1], yaw.astype(h.dtype))
             delta, q = combine_evidence(*(np.array([e]) for e in evidence))
             phi[i0:i1] = delta[0]
             spans.append(
