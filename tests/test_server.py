@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import time
 from datetime import date, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -255,6 +256,62 @@ def test_partner_downloads_its_signed_bundle(world, tmp_path):
     download = next(e for e in entries if e["action"] == "share.download")
     assert export["actor"] == download["actor"] == acme_key
     assert download["manifest_sha256"] == export["manifest_sha256"] == status["manifest_sha256"]
+
+
+#: A process that starts a share's bundle job and hangs inside it, to be killed mid-bundle.
+_HANGING_BUNDLE = """
+import sys, threading
+import drivelake
+from drivelake.share import Sharing, bundle_jobs
+
+def hang(*args, **kwargs):
+    print("writing", flush=True)
+    threading.Event().wait()
+
+bundle_jobs.export_bundle = hang
+sharing = Sharing(drivelake.open(sys.argv[1]))
+sharing.bundles.start(sys.argv[2], sharing.authenticate(sys.argv[3]))
+threading.Event().wait()
+"""
+
+
+def test_bundle_jobs_survive_a_restart(world):
+    """A bundle job cut off by its server's death reads as interrupted (not running forever);
+    started again it finishes, and a new server still offers that ready bundle."""
+    import subprocess
+    import sys
+
+    globex = world["shares"]["globex"].share_id
+    lake = world["lake"]
+    args = [sys.executable, "-c", _HANGING_BUNDLE, lake.uri, globex, world["keys"]["globex"]]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "writing"
+    finally:
+        proc.kill()  # SIGKILL mid-bundle: no chance to tidy up
+        proc.wait(10)
+    cut = get(world, f"/api/shares/{globex}/bundle", "globex").json()
+    assert cut["status"] == "interrupted" and "start it again" in cut["error"], cut
+    assert cut["finished_at"] is None
+    headers = {"X-API-Key": world["keys"]["globex"]}
+    r = httpx.post(f"{world['base']}/api/shares/{globex}/bundle", headers=headers, timeout=10)
+    assert r.status_code == 202 and r.json()["job_id"] != cut["job_id"], r.text
+    deadline = time.monotonic() + 120
+    ready = r.json()
+    while ready["status"] == "running":
+        assert time.monotonic() < deadline, "the bundle was not written in time"
+        time.sleep(0.2)
+        ready = get(world, f"/api/shares/{globex}/bundle", "globex").json()
+    assert ready["status"] == "ready" and ready["done"] == ready["total"] == 1, ready
+    with live_server(create_app(lake)) as base:  # a new server: a new owner of the jobs
+        again = httpx.get(f"{base}/api/shares/{globex}/bundle", headers=headers, timeout=10)
+        assert again.json() == ready
+        download = httpx.get(f"{base}/api/shares/{globex}/bundle/download", headers=headers)
+        assert (
+            download.status_code == 200 and download.headers["content-type"] == "application/x-tar"
+        )
+    bundles = Path(lake.uri) / "_share" / "bundles" / globex
+    assert [p.name for p in bundles.iterdir()] == [ready["job_id"]]  # the cut-off one is gone
 
 
 def test_partner_plots_an_earth_frame_drive_in_the_vehicle_frame(tmp_path):

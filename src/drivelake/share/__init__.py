@@ -9,7 +9,8 @@
 
 Modules: :mod:`~drivelake.share.registry` (partners, licences, shares), :mod:`.keys`,
 :mod:`.audit` (hash-chained log), :mod:`.views` (what a partner sees), :mod:`.bundle` (signed
-exports), :mod:`.targets` (what a share points at), :mod:`.tables` and :mod:`.secret` (storage).
+exports; :mod:`.bundle_jobs` writes them in the background through :mod:`.jobs`, job records kept
+on disk), :mod:`.targets` (what a share points at), :mod:`.tables` and :mod:`.secret` (storage).
 """
 
 from drivelake.share.keys import NewKey, Principal

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,9 +33,16 @@ MANIFEST, SIGNATURE = "manifest.json", "manifest.sig"
 
 
 def export_bundle(
-    sharing: Sharing, share_id: str, out: Path, principal: Principal | None = None
+    sharing: Sharing,
+    share_id: str,
+    out: Path,
+    principal: Principal | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Path:
-    """Write the signed bundle of a share into ``out`` (a new or empty folder)."""
+    """Write the signed bundle of a share into ``out`` (a new or empty folder).
+
+    ``progress(done, total)`` is called as each drive's samples are read.
+    """
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InputError(out, "bundle folder must be new or empty")
     if principal is None:
@@ -45,8 +53,10 @@ def export_bundle(
     view = PartnerView(sharing.lake, share, sharing.secret)
     (out / "signals").mkdir(parents=True, exist_ok=True)
     tables: dict[str, pa.Table] = {"drives.parquet": view.drives()}
-    for drive_id in share.drive_ids:
+    for done, drive_id in enumerate(share.drive_ids, 1):
         tables[f"signals/{drive_id}.parquet"] = view.signals(drive_id, max_points=sys.maxsize)
+        if progress is not None:
+            progress(done, len(share.drive_ids))
     if sharing.lake.dataset("events") is not None:
         tables["events.parquet"] = pa.concat_tables(
             [view.events(d) for d in share.drive_ids], promote_options="default"

@@ -1,13 +1,15 @@
 """Signed bundles written in the background, for partners who fetch them over HTTP.
 
 Writing a bundle reads every drive of a share (:func:`drivelake.share.bundle.export_bundle`),
-longer than a request should wait, so :meth:`BundleJobs.start` runs it in a thread and returns
-the job at once; the caller polls :meth:`BundleJobs.latest` and downloads the archive once it
-is ``ready``. Each job writes ``<lake>/_share/bundles/<share_id>/<job_id>/`` — the bundle
-folder and ``bundle.tar`` of it (one top folder, ``<share_id>-bundle/``, that
-:func:`~drivelake.share.bundle.verify_bundle` checks once extracted). One job per share runs at
-a time; when a job finishes, the share's older bundles are deleted. Jobs are kept in memory:
-after a restart a partner starts a new one.
+longer than a request should wait, so :meth:`BundleJobs.start` runs it as a background job
+(:mod:`drivelake.share.jobs`) and returns at once; the caller polls :meth:`BundleJobs.latest`
+and downloads the archive once it is ``ready``. Each job writes
+``<lake>/_share/bundles/<share_id>/<job_id>/`` — the bundle folder and ``bundle.tar`` of it
+(one top folder, ``<share_id>-bundle/``, that :func:`~drivelake.share.bundle.verify_bundle`
+checks once extracted). A share's latest job is its record, ``<share_id>.job.json`` beside
+that folder, so it survives a restart: a ready bundle stays downloadable, and one cut off by a
+server's death reads as ``interrupted`` (start it again). One job per share runs at a time;
+when a job finishes, the share's older bundles are deleted.
 """
 
 from __future__ import annotations
@@ -17,33 +19,38 @@ import json
 import secrets
 import shutil
 import tarfile
-import threading
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from drivelake.share.bundle import MANIFEST, export_bundle
+from drivelake.share.jobs import Jobs, Progress
 from drivelake.share.secret import state_dir
 
 if TYPE_CHECKING:
     from drivelake.share.keys import Principal
     from drivelake.share.registry import Sharing
 
-Status = Literal["running", "ready", "failed"]
+INTERRUPTED = "the server stopped before this bundle was written; start it again"
 
 
-@dataclass
+@dataclass(frozen=True)
 class BundleJob:
+    """A share's latest bundle job, as its record stands."""
+
     job_id: str
     share_id: str
+    status: str  # running, ready, failed or interrupted
+    error: str | None
+    manifest_sha256: str | None
     folder: Path
-    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    status: Status = "running"
-    finished_at: datetime | None = None
-    error: str | None = None
-    manifest: dict[str, Any] | None = None
-    manifest_sha256: str | None = None
+    record: dict[str, Any]
+
+    @classmethod
+    def of(cls, record: dict[str, Any], folder: Path) -> BundleJob:
+        status = "ready" if record["state"] == "done" else record["state"]
+        fields = (record["job_id"], record["share_id"], status, record["error"])
+        return cls(*fields, record.get("manifest_sha256"), folder, record)
 
     @property
     def archive(self) -> Path:
@@ -51,14 +58,10 @@ class BundleJob:
 
     def summary(self) -> dict[str, Any]:
         """What a client may see: state and, once ready, the manifest of hashes (no paths)."""
-        return {
-            "job_id": self.job_id,
-            "share_id": self.share_id,
+        shown = ("job_id", "share_id", "started_at", "finished_at", "error", "done", "total")
+        return {k: self.record.get(k) for k in shown} | {
             "status": self.status,
-            "started_at": self.started_at.isoformat(),
-            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
-            "error": self.error,
-            "manifest": self.manifest,
+            "manifest": self.record.get("manifest"),
             "manifest_sha256": self.manifest_sha256,
         }
 
@@ -68,39 +71,48 @@ class BundleJobs:
 
     def __init__(self, sharing: Sharing) -> None:
         self.sharing = sharing
-        self._lock = threading.Lock()
-        self._latest: dict[str, BundleJob] = {}
+        self.jobs = Jobs(INTERRUPTED)
+
+    def _root(self, share_id: str) -> Path:
+        return state_dir(self.sharing.lake.uri) / "bundles" / share_id
+
+    def _record(self, share_id: str) -> Path:
+        root = self._root(share_id)
+        return root.with_name(f"{root.name}.job.json")
 
     def start(self, share_id: str, principal: Principal) -> BundleJob:
         """Start writing the share's bundle for ``principal``; a running job is returned as is."""
-        with self._lock:
-            job = self._latest.get(share_id)
-            if job is not None and job.status == "running":
-                return job
-            job_id = f"bdl-{secrets.token_hex(6)}"
-            folder = state_dir(self.sharing.lake.uri) / "bundles" / share_id / job_id
-            job = self._latest[share_id] = BundleJob(job_id, share_id, folder)
-        threading.Thread(target=self._run, args=(job, principal), daemon=True).start()
-        return job
+        job_id = f"bdl-{secrets.token_hex(6)}"
+        folder = self._root(share_id) / job_id
+
+        def work(progress: Progress) -> dict[str, Any]:
+            return self._write(share_id, folder, principal, progress)
+
+        fields = {"job_id": job_id, "share_id": share_id}
+        record = self.jobs.start(self._record(share_id), fields, work)
+        return self._job(record)
 
     def latest(self, share_id: str) -> BundleJob | None:
-        with self._lock:
-            return self._latest.get(share_id)
+        record = self.jobs.read(self._record(share_id))
+        return None if record is None else self._job(record)
 
-    def _run(self, job: BundleJob, principal: Principal) -> None:
-        top = f"{job.share_id}-bundle"
+    def _job(self, record: dict[str, Any]) -> BundleJob:
+        return BundleJob.of(record, self._root(record["share_id"]) / record["job_id"])
+
+    def _write(
+        self, share_id: str, folder: Path, principal: Principal, progress: Progress
+    ) -> dict[str, Any]:
+        """Write the bundle and its archive into ``folder``; the manifest and its hash."""
+        top = f"{share_id}-bundle"
         try:
-            bundle = export_bundle(self.sharing, job.share_id, job.folder / top, principal)
-            with tarfile.open(job.archive, "w") as tar:
+            bundle = export_bundle(self.sharing, share_id, folder / top, principal, progress)
+            with tarfile.open(folder / "bundle.tar", "w") as tar:
                 tar.add(bundle, arcname=top)
-            body = (bundle / MANIFEST).read_bytes()
-            job.manifest, job.manifest_sha256 = json.loads(body), hashlib.sha256(body).hexdigest()
-        except Exception as exc:  # reported to the client, who may start again
-            shutil.rmtree(job.folder, ignore_errors=True)
-            job.error = str(exc) or type(exc).__name__
-            job.finished_at, job.status = datetime.now(UTC), "failed"
-            return
-        job.finished_at, job.status = datetime.now(UTC), "ready"
-        for older in job.folder.parent.iterdir():
-            if older.name != job.job_id:
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        body = (bundle / MANIFEST).read_bytes()
+        for older in folder.parent.iterdir():
+            if older.name != folder.name:
                 shutil.rmtree(older, ignore_errors=True)
+        return {"manifest": json.loads(body), "manifest_sha256": hashlib.sha256(body).hexdigest()}
