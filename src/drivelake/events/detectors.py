@@ -72,13 +72,12 @@ def signed_lobes(x: np.ndarray, level: float) -> list[tuple[int, int, int]]:
     state = np.zeros(len(x) + 2, np.int8)
     np.greater(x, level, out=state[1:-1].view(bool))
     state[1:-1] -= x < -level
-    edges = np.flatnonzero(np.diff(state))
-    out = []
-    for k, i in enumerate(edges[:-1].tolist()):
-        sign = int(state[i + 1])
-        if sign:
-            out.append((i, int(edges[k + 1]), sign))
-    return out
+    edges = np.flatnonzero(state[1:] != state[:-1])
+    sign = state[edges[:-1] + 1]
+    lobe = np.flatnonzero(sign)  # an edge that enters a lobe; the next edge ends it
+    return list(
+        zip(edges[lobe].tolist(), edges[lobe + 1].tolist(), sign[lobe].tolist(), strict=True)
+    )
 
 
 def span_sums(

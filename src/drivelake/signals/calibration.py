@@ -153,7 +153,7 @@ def _evidence_xy(x: np.ndarray, y: np.ndarray, yaw_rate: np.ndarray) -> tuple[co
     axis = 0j
     if np.count_nonzero(straight) >= 10:
         # sums over the straight samples as dot products with the mask (no gathers)
-        w = straight.astype(np.float64)
+        w = straight.astype(x.dtype)
         xx -= yy
         axis = complex(np.dot(w, xx), 2 * np.dot(w, x * y)) / np.dot(w, p2)
     return left, axis
