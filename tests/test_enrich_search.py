@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 
 import numpy as np
 import pyarrow as pa
@@ -45,8 +46,10 @@ def test_enrich_is_incremental_and_idempotent(frames_lake, clip_folder):
     assert again.items == 0 and _rows(frames_lake, table) == 20
 
 
-def test_enrich_resumes_after_a_kill_between_commits(frames_lake, clip_folder, monkeypatch):
-    """A crash after a batch's outputs landed but before its log rows: no duplicates after."""
+@pytest.mark.parametrize("jobs", [1, os.cpu_count()], ids=["overlapped", "in-turn"])
+def test_enrich_resumes_after_a_kill_between_commits(frames_lake, clip_folder, monkeypatch, jobs):
+    """A crash after a batch's outputs landed but before its log rows: no duplicates after,
+    whether the commits run beside the model (a core to spare) or in turn with it."""
     lake = frames_lake
     original = type(lake).append
     calls = {"log": 0}
@@ -60,7 +63,7 @@ def test_enrich_resumes_after_a_kill_between_commits(frames_lake, clip_folder, m
 
     monkeypatch.setattr(type(lake), "append", crashing_append)
     with pytest.raises(KeyboardInterrupt):
-        enrich(lake, str(clip_folder), batch=8)
+        enrich(lake, str(clip_folder), batch=8, jobs=jobs)
     monkeypatch.setattr(type(lake), "append", original)
     done = lake.dataset("enrich_log").count_rows()
     assert done == 8

@@ -8,12 +8,15 @@ processed, so a new checkpoint re-runs everything and an unchanged one resumes w
 Each batch commits its outputs, then its log rows. A kill between the two leaves outputs without
 log rows; the next run deletes those orphans first and redoes their items, so a rerun never
 duplicates rows. Reading and JPEG decoding of the next batch, and the commit of the previous
-one, run in threads beside the model's forward pass, which keeps the stage's overhead small.
+one, run in threads beside the model's forward pass when a core is free for them; when the
+model's threads already take every core, they run between forward passes instead, since a
+thread that preempts one of the model's stalls all of them at the next synchronisation.
 """
 
 from __future__ import annotations
 
 import io
+import os
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -90,7 +93,9 @@ def enrich(
             total, reader = _pending(con, model, where, batch)
             if on_start:
                 on_start(total)
-            items, outputs = _run(lake, model, table, _rebatch(reader, batch), on_progress)
+            overlap = (os.cpu_count() or 1) > jobs
+            batches = _rebatch(reader, batch)
+            items, outputs = _run(lake, model, table, batches, on_progress, overlap=overlap)
         finally:
             con.close()
     _maintain(lake, table)
@@ -287,19 +292,38 @@ def _next_prepared(model: Model, batches: Iterator[pa.Table]) -> tuple[pa.Table,
     return None if rows is None else _prepare(model, rows)
 
 
+class _Inline:
+    """Runs each task as it is submitted (errors raise at once): the pipeline without threads."""
+
+    def submit(self, fn: Callable, /, *args: object) -> Future:
+        done: Future = Future()
+        done.set_result(fn(*args))
+        return done
+
+    def __enter__(self) -> _Inline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
 def _run(
     lake: Lake,
     model: Model,
     table: str,
     batches: Iterator[pa.Table],
     on_progress: Callable[[int], None] | None,
+    *,
+    overlap: bool,
 ) -> tuple[int, int]:
-    """The pipeline: prepare batch i+1 and commit batch i-1 while the model runs on batch i."""
+    """The pipeline: prepare batch i+1 and commit batch i-1 while the model runs on batch i
+    (``overlap``), or in turn with it."""
     items = outputs = 0
-    with (
-        ThreadPoolExecutor(1, thread_name_prefix="enrich-prepare") as prep,
-        ThreadPoolExecutor(1, thread_name_prefix="enrich-commit") as writer,
-    ):
+
+    def executor(name: str):
+        return ThreadPoolExecutor(1, thread_name_prefix=name) if overlap else _Inline()
+
+    with executor("enrich-prepare") as prep, executor("enrich-commit") as writer:
         ahead: Future = prep.submit(_next_prepared, model, batches)
         committing: Future | None = None
         while (prepared := ahead.result()) is not None:
