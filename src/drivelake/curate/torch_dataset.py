@@ -204,19 +204,19 @@ class SnapshotDataset:
         wanted = self.rows[np.asarray(indices, dtype=np.int64)]
         order = np.argsort(wanted, kind="stable")  # Lance reads rows best in table order
         table = self._table().take(wanted[order].tolist(), columns=_COLUMNS)
-        back = np.empty_like(order)
+        back = np.empty_like(order)  # row i of the batch is row back[i] of the table
         back[order] = np.arange(len(order))
-        table = table.take(pa.array(back))
-        windows = torch.from_numpy(_windows(table.column("speed_window"), table.column("g_window")))
-        ids = table.column("member_id").to_pylist()
-        labels = [self._label_of[t or "none"] for t in table.column("event_type").to_pylist()]
-        images = decode_batch(table.column("image").to_pylist())
+        windows = _windows(table.column("speed_window"), table.column("g_window"))[back]
+        columns = (table.column(c).to_pylist() for c in ("member_id", "event_type", "image"))
+        ids, types, data = ([values[j] for j in back] for values in columns)
+        labels = [self._label_of[t or "none"] for t in types]
+        images = decode_batch(data)
         if self.transform is not None:
             images = [self.transform(image) for image in images]
         return [
             {"image": image, "label": label, "telemetry": window, "member_id": member_id}
             for image, label, window, member_id in zip(
-                images, labels, windows.unbind(), ids, strict=True
+                images, labels, torch.from_numpy(windows).unbind(), ids, strict=True
             )
         ]
 
