@@ -258,6 +258,47 @@ def test_partner_downloads_its_signed_bundle(world, tmp_path):
     assert download["manifest_sha256"] == export["manifest_sha256"] == status["manifest_sha256"]
 
 
+def test_drive_plots_are_cached_until_the_lake_changes(tmp_path, monkeypatch):
+    """One read per (audience, drive, table versions, width step); an ingest makes new keys;
+    beyond its bound the least recently used plot goes."""
+    import json
+
+    import drivelake
+    from drivelake.server import plot_cache
+    from drivelake.share.views import LakeView, PartnerView
+
+    made = []
+    plot_data = plot_cache.plot_data
+    monkeypatch.setattr(plot_cache, "plot_data", lambda *a: made.append(a[1:]) or plot_data(*a))
+    lake = drivelake.open(tmp_path / "lake")
+    a, b = sorted(lake.ingest([write_csv(tmp_path / f"{s}.csv", seed=s) for s in (0, 1)]).drive_ids)
+    sharing = Sharing(lake)
+    sharing.add_partner("acme")
+    share = sharing.create_share(
+        "p@v1",
+        partner="acme",
+        uses=["x"],
+        expires=date(2099, 1, 1),
+        columns=["speed_mps"],
+        selection="true",
+    )
+    admin, partner = LakeView(lake), PartnerView(lake, share, sharing.secret)
+    cache = plot_cache.PlotCache(lake)
+    body = cache.get(admin, a, 1000)
+    assert cache.get(admin, a, 1000) is body and cache.get(admin, a, 800) is body  # 768 px
+    assert json.loads(body) == plot_data(admin, a, 768)
+    assert (
+        json.loads(cache.get(partner, a, 1000))["streams"].keys()
+        < json.loads(body)["streams"].keys()
+    )
+    assert made == [(a, 768), (a, 768)]
+    lake.ingest([write_csv(tmp_path / "c.csv", seed=2, t0=1.9e9)])
+    assert cache.get(admin, a, 1000) == body and len(made) == 3  # new versions, read again
+    small = plot_cache.PlotCache(lake, max_bytes=len(body) + 1)
+    small.get(admin, a, 1000), small.get(admin, b, 1000), small.get(admin, a, 1000)
+    assert made[-3:] == [(a, 768), (b, 768), (a, 768)]  # a was dropped for b
+
+
 #: A process that starts a share's bundle job and hangs inside it, to be killed mid-bundle.
 _HANGING_BUNDLE = """
 import sys, threading

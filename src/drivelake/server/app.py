@@ -24,6 +24,7 @@ from drivelake.server.audit import AuditRequests
 from drivelake.server.exports import Exports
 from drivelake.server.fleet import FleetIndex
 from drivelake.server.limits import BodyLimit, RateLimit
+from drivelake.server.plot_cache import PlotCache
 from drivelake.server.routes import app as app_routes
 from drivelake.server.routes import datasets as dataset_routes
 from drivelake.server.routes import lake as lake_routes
@@ -44,6 +45,8 @@ class ServerConfig:
     rate_per_s: float = 50.0
     burst: int = 100
     static_dir: Path | None = field(default=STATIC)
+    #: Memory for drive plots kept encoded (:mod:`.plot_cache`).
+    plot_cache_bytes: int = 32 << 20
 
 
 @asynccontextmanager
@@ -64,6 +67,7 @@ def create_app(lake: Lake, config: ServerConfig | None = None) -> FastAPI:
     app.state.sharing = Sharing(lake)
     app.state.fleet = FleetIndex(lake)
     app.state.exports = Exports(lake)
+    app.state.plots = PlotCache(lake, config.plot_cache_bytes)
     app.state.warmup = None  # the warm-up thread, once the server starts (see _warm_up)
     errors.install(app)
     app.include_router(lake_routes.router)

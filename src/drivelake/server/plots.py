@@ -40,6 +40,8 @@ CHANNELS = {
     "accel": ("ax", "ay", "az"),
     "gyro": ("gz",),
 }
+#: Quantities drawn once, from the first of these streams that holds them.
+FIRST_OF = {("speed_mps",): ("can", "gnss", "pose"), ("lat", "lon"): ("gnss", "pose")}
 #: Decimals kept per channel (the JSON stays small; the plots cannot show more).
 DECIMALS = {"t_s": 3, "lat": 6, "lon": 6, "speed_mps": 2}
 #: Vectors read whole, to be rotated into the vehicle frame (then only CHANNELS are sent).
@@ -65,7 +67,7 @@ def plot_data(view: LakeView, drive_id: str, width: int) -> dict[str, Any]:
     heading = _heading(parts.get("gyro"), rotation["spans"]) if rotation["tracked"] else None
     if rotation["tracked"] and heading is None:
         rotation = _raw(drive, "heading-tracked calibration without gyroscope samples")
-    streams = {}
+    read = {}
     for stream, part in parts.items():
         t_s = part["t_s"].to_numpy()
         columns = {
@@ -75,14 +77,33 @@ def plot_data(view: LakeView, drive_id: str, width: int) -> dict[str, Any]:
         }
         if stream in VECTORS and rotation["rotate"] and set(VECTORS[stream]) <= set(columns):
             to_vehicle(t_s, columns, VECTORS[stream], rotation["spans"], heading)
-        columns = {c: v for c, v in columns.items() if c in CHANNELS[stream]}
-        if not len(t_s) or not columns:
-            continue
+        read[stream] = (t_s, {c: v for c, v in columns.items() if c in CHANNELS[stream]})
+    streams = {}
+    for stream, (t_s, columns) in drawn(read).items():
         keep = extremes(t_s, columns, max(1, width // 2))
         streams[stream] = {"t_s": _json(t_s[keep], "t_s")} | {
             c: _json(v[keep], c) for c, v in columns.items()
         }
     return {"streams": streams, "frame": rotation["frame"]}
+
+
+def drawn(
+    read: dict[str, tuple[np.ndarray, dict[str, np.ndarray]]],
+) -> dict[str, tuple[np.ndarray, dict[str, np.ndarray]]]:
+    """Only what the drive page draws: (times, channels) per stream, empty streams dropped.
+
+    Speed and position are each drawn from the first stream that holds them (:data:`FIRST_OF`,
+    as ``drive.js`` picks them); the other streams' copies are not sent.
+    """
+    out = {stream: (t_s, dict(columns)) for stream, (t_s, columns) in read.items()}
+    for channels, order in FIRST_OF.items():
+        holders = [
+            s for s in order if s in out and np.isfinite(out[s][1].get(channels[0], [])).any()
+        ]
+        for stream in holders[1:]:
+            for channel in channels:
+                del out[stream][1][channel]
+    return {stream: (t_s, cols) for stream, (t_s, cols) in out.items() if len(t_s) and cols}
 
 
 def calibration(view: LakeView, drive: dict[str, Any]) -> dict[str, Any]:

@@ -3,7 +3,9 @@
 A fresh server pays, on its first requests, for what its handlers import (Lance, DuckDB,
 pandas), the sharing registry's first read (every request authenticates), the lake catalogue's
 cache, the fleet index (1-2 s at 10,000 drives and 100,000 events) and the first read of a
-drive's signals. :func:`warm` does all of it once, in a daemon thread the app's lifespan starts:
+drive's signals. :func:`warm` does all of it once, and fills the plot cache
+(:mod:`.plot_cache`) with the most recent drives' plots at the usual widths, in a daemon
+thread the app's lifespan starts:
 start-up stays fast, and a request that comes earlier does the same work itself (these caches are
 shared and thread-safe), so warming never makes a page wait longer than it would have.
 """
@@ -22,8 +24,11 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
 log = logging.getLogger("drivelake.server")
-#: The plot width the warm-up reads a drive at (about a laptop's plot).
-PLOT_WIDTH = 1000
+#: How many of the most recent drives (with samples) have their drive page warmed.
+RECENT_DRIVES = 3
+#: Plot widths warmed: windows of about 1280-1400, 1536 and 1920 px less the drive page's side
+#: column and axis (``plotWidth`` in ``drive.js``), rounded as the plot cache rounds them.
+PLOT_WIDTHS = (768, 1024, 1280)
 
 
 def start(app: FastAPI) -> threading.Thread:
@@ -34,12 +39,13 @@ def start(app: FastAPI) -> threading.Thread:
 
 
 def warm(app: FastAPI) -> None:
-    """Fill the caches every page needs, then read the latest drive as the drive page would."""
+    """Fill the caches every page needs; read the recent drives as the drive page would."""
     started = time.perf_counter()
     steps: list[tuple[str, Callable[[], object]]] = [
         ("registry", lambda: _registry(app)),
-        ("latest drive", lambda: _latest_drive(app)),
+        ("latest drive", lambda: _drive_pages(app, 0, 1)),
         ("fleet index", app.state.fleet.refresh),
+        ("recent drives", lambda: _drive_pages(app, 1, RECENT_DRIVES)),
     ]
     for name, step in steps:
         try:
@@ -57,20 +63,19 @@ def _registry(app: FastAPI) -> None:
         app.state.sharing.tables.rows(name)
 
 
-def _latest_drive(app: FastAPI) -> None:
-    """What the drive page reads (drive, plot, events, tags), for the latest drive with samples."""
-    from drivelake.server.plots import plot_data
+def _drive_pages(app: FastAPI, first: int, stop: int) -> None:
+    """What the drive page reads (drive, plots, events, tags) for the ``first``..``stop``-th
+    most recent drives with samples."""
     from drivelake.share.views import LakeView
 
     lake = app.state.lake
     drives = lake.drives(columns=["drive_id", "start_utc", "streams"])
     drives = drives.filter(pc.greater(pc.list_value_length(drives["streams"]), 0))
-    if not drives.num_rows:
-        return
-    latest = pc.index(drives["start_utc"], pc.max(drives["start_utc"])).as_py()
-    drive_id = drives["drive_id"][max(latest, 0)].as_py()
+    recent = drives.sort_by([("start_utc", "descending")])["drive_id"].to_pylist()
     view = LakeView(lake)
-    view.drive(drive_id)
-    plot_data(view, drive_id, PLOT_WIDTH)
-    view.events(drive_id)
-    lake.tags(drive_id)
+    for drive_id in recent[first:stop]:
+        view.drive(drive_id)
+        for width in PLOT_WIDTHS:
+            app.state.plots.get(view, drive_id, width)
+        view.events(drive_id)
+        lake.tags(drive_id)

@@ -91,6 +91,9 @@ def _frame_offsets(table_uri: str, version: int) -> dict[str, tuple[int, str]]:
 class LakeView:
     """The whole lake, as the API serves it to admins."""
 
+    #: Who reads through this view, for caches of what it returns (views differ by audience).
+    audience = "lake"
+
     def __init__(self, lake: Lake) -> None:
         self.lake = lake
 
@@ -199,6 +202,7 @@ class PartnerView(LakeView):
         self._zones = "zones" in share.licence.anonymise
         self._ids = set(share.drive_ids)
         self._cache = FrameCache(state_dir(lake.uri) / "frames")
+        self.audience = f"share:{share.share_id}"
 
     def allowed(self, column: str) -> bool:
         if column in KEYS:

@@ -9,11 +9,10 @@ the video); only the view differs — :class:`LakeView` for admins,
 # route, which is a parameter of the factory, not a module global
 from typing import Any
 
-from fastapi import APIRouter
-from fastapi.responses import JSONResponse, Response
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
 
 from drivelake.server.encode import jsonable, rows
-from drivelake.server.plots import plot_data
 from drivelake.server.routes import DriveId, FrameId, MaxPoints, PlotWidth, Streams
 
 
@@ -35,8 +34,11 @@ def add_drive_reads(router: APIRouter, prefix: str, View: Any, audience: str) ->
         return rows(view.signals(drive_id, stream, max_points))
 
     @router.get(f"{drive_path}/plot", summary=f"A drive's plotted streams, columnar ({audience})")
-    def plot(view: View, drive_id: str = DriveId, width: int = PlotWidth) -> JSONResponse:
-        return JSONResponse(plot_data(view, drive_id, width))
+    def plot(
+        request: Request, view: View, drive_id: str = DriveId, width: int = PlotWidth
+    ) -> Response:
+        body = request.app.state.plots.get(view, drive_id, width)
+        return Response(body, media_type="application/json")
 
     @router.get(f"{drive_path}/events", summary=f"A drive's events ({audience})")
     def events(view: View, drive_id: str = DriveId) -> list[dict[str, Any]]:

@@ -272,7 +272,7 @@ export async function render(view, { parts, params, session, data }) {
   if (!events.length) eventList.append(el("li", {}, state("empty", "No events detected on this drive.")));
 
   // ---------------------------------------------------------------- mini-map
-  const gnss = byStream.gnss || byStream.pose;
+  const gnss = [byStream.gnss, byStream.pose].find((s) => s && s.lat); // the server sends one
   const track = [];
   const trackT = [];
   if (gnss && gnss.lat) {
