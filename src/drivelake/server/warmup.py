@@ -43,9 +43,9 @@ def warm(app: FastAPI) -> None:
     started = time.perf_counter()
     steps: list[tuple[str, Callable[[], object]]] = [
         ("registry", lambda: _registry(app)),
-        ("latest drive", lambda: _drive_pages(app, 0, 1)),
+        ("latest drive", lambda: _drive_pages(app, 1, PLOT_WIDTHS[:1])),
         ("fleet index", app.state.fleet.refresh),
-        ("recent drives", lambda: _drive_pages(app, 1, RECENT_DRIVES)),
+        ("recent drives", lambda: _drive_pages(app, RECENT_DRIVES, PLOT_WIDTHS)),
     ]
     for name, step in steps:
         try:
@@ -63,9 +63,9 @@ def _registry(app: FastAPI) -> None:
         app.state.sharing.tables.rows(name)
 
 
-def _drive_pages(app: FastAPI, first: int, stop: int) -> None:
-    """What the drive page reads (drive, plots, events, tags) for the ``first``..``stop``-th
-    most recent drives with samples."""
+def _drive_pages(app: FastAPI, count: int, widths: tuple[int, ...]) -> None:
+    """What the drive page reads (drive, plots at ``widths``, events, tags) for the ``count``
+    most recent drives with samples (plots already cached cost a lookup)."""
     from drivelake.share.views import LakeView
 
     lake = app.state.lake
@@ -73,9 +73,9 @@ def _drive_pages(app: FastAPI, first: int, stop: int) -> None:
     drives = drives.filter(pc.greater(pc.list_value_length(drives["streams"]), 0))
     recent = drives.sort_by([("start_utc", "descending")])["drive_id"].to_pylist()
     view = LakeView(lake)
-    for drive_id in recent[first:stop]:
+    for drive_id in recent[:count]:
         view.drive(drive_id)
-        for width in PLOT_WIDTHS:
+        for width in widths:
             app.state.plots.get(view, drive_id, width)
         view.events(drive_id)
         lake.tags(drive_id)
