@@ -184,6 +184,20 @@ def test_every_request_is_audited(world):
     assert get(world, "/api/audit/verify", "admin").json()["ok"] is True
 
 
+def test_only_api_requests_are_audited(world):
+    """The page and its assets would bury the real entries; every /api request is recorded."""
+    before = world["sharing"].audit.verify().entries
+    for path in ("/", "/index.html", "/app.css", "/js/app.js", "/favicon.ico", "/static/x.js"):
+        httpx.get(world["base"] + path, timeout=10)
+    get(world, "/api/shares", "acme")
+    get(world, "/api/nothing-here")
+    entries = list(world["sharing"].audit.entries())[before:]
+    assert [(e["path"], e["status"]) for e in entries] == [
+        ("/api/shares", 200),
+        ("/api/nothing-here", 404),
+    ]
+
+
 def test_openapi_has_no_server_errors(world):
     schemathesis = pytest.importorskip("schemathesis")
     schema = schemathesis.openapi.from_url(world["base"] + "/openapi.json")

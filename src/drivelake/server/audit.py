@@ -1,7 +1,9 @@
-"""One audit-log entry per HTTP request: who (key id, role, partner), what, and the outcome.
+"""One audit-log entry per API request: who (key id, role, partner), what, and the outcome.
 
-It wraps everything else, so refused requests (401, 413, 429) are recorded too. The query string
-is kept (search text is part of what was asked) but cut short; bodies are not recorded.
+It wraps everything else, so refused requests (401, 413, 429) are recorded too. Only paths
+under ``/api`` are recorded: the web app's page, scripts, styles and icons (and the OpenAPI
+docs) carry no lake data, and an entry for each would bury the real ones. The query string is
+kept (search text is part of what was asked) but cut short; bodies are not recorded.
 """
 
 from __future__ import annotations
@@ -12,6 +14,12 @@ from drivelake.server.limits import ASGIApp, Receive, Scope, Send
 from drivelake.share.audit import AuditLog
 
 _MAX_QUERY = 256
+API = "/api"
+
+
+def audited(path: str) -> bool:
+    """Whether a request for ``path`` is recorded: the API's, not the app's static files."""
+    return path == API or path.startswith(API + "/")
 
 
 class AuditRequests:
@@ -20,7 +28,7 @@ class AuditRequests:
         self.log = log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or not audited(scope["path"]):
             await self.app(scope, receive, send)
             return
         scope.setdefault("state", {})
