@@ -198,6 +198,27 @@ def test_only_api_requests_are_audited(world):
     ]
 
 
+def test_errors_name_the_thing_not_the_lake_path(world, caplog):
+    """Not-found errors say what is missing; the lake's place on disk stays in the server log."""
+    import logging
+
+    lake_dir = str(Path(world["lake"].uri).resolve())
+    acme = world["shares"]["acme"].share_id
+    missing = {
+        "/api/drives/0123456789abcdef": "0123456789abcdef",
+        "/api/drives/0123456789abcdef/plot": "0123456789abcdef",
+        "/api/frames/nosuchframe/thumbnail": "nosuchframe",
+        "/api/datasets/nosuchset": "nosuchset",
+        f"/api/shares/{acme}/drives/nosuchdrive": "nosuchdrive",
+    }
+    with caplog.at_level(logging.INFO, logger="drivelake.server"):
+        for path, thing in missing.items():
+            r = get(world, path, "admin")
+            assert r.status_code == 404 and thing in r.json()["error"], (path, r.text)
+            assert lake_dir not in r.text and str(Path(lake_dir).parent) not in r.text, r.text
+    assert lake_dir in caplog.text
+
+
 def test_openapi_has_no_server_errors(world):
     schemathesis = pytest.importorskip("schemathesis")
     schema = schemathesis.openapi.from_url(world["base"] + "/openapi.json")

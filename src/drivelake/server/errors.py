@@ -2,11 +2,15 @@
 
 drivelake's own errors map to statuses by family (access 403, not found 404, bad input 400);
 anything unexpected is a 500 with a generic message (the details go to the server log only).
+Messages name the thing and the problem, never where the lake lies on the server's disk: the
+lake's path in a message (``no drive 'x' in /srv/lake``) reaches the client as "the lake"
+(:func:`public`), and the full message goes to the server log.
 """
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -28,8 +32,25 @@ def error(status: int, message: str, headers: dict[str, str] | None = None) -> J
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
+def public(message: str, lake_uri: str) -> str:
+    """``message`` fit for a client: the lake's location (as given or resolved) says "the lake"."""
+    places = {lake_uri, lake_uri.rstrip("/")}
+    if "://" not in lake_uri:
+        places.add(str(Path(lake_uri).resolve()))
+    for place in sorted(places, key=len, reverse=True):
+        message = message.replace(place, "the lake")
+    return message
+
+
+def _client_error(request: Request, status: int, message: str, headers=None) -> JSONResponse:
+    shown = public(message, request.app.state.lake.uri)
+    if shown != message:
+        log.info("%s on %s: %s", status, request.url.path, message)
+    return error(status, shown, headers)
+
+
 async def _http(request: Request, exc: HTTPException) -> JSONResponse:
-    return error(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+    return _client_error(request, exc.status_code, str(exc.detail), getattr(exc, "headers", None))
 
 
 async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -44,7 +65,8 @@ async def _drivelake(request: Request, exc: DrivelakeError) -> JSONResponse:
     status = next((s for kind, s in _STATUS if isinstance(exc, kind)), 500)
     if status == 500:
         log.error("store error on %s: %s", request.url.path, exc)
-    return error(status, str(exc))
+        return error(status, public(str(exc), request.app.state.lake.uri))
+    return _client_error(request, status, str(exc))
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from drivelake.errors import NotFoundError
 from drivelake.server.auth import admin, principal, sharing
 from drivelake.server.encode import jsonable, rows
+from drivelake.server.errors import public
 from drivelake.server.routes import ID
 from drivelake.server.routes.reads import add_drive_reads
 from drivelake.share import ANONYMISE_LEVELS, Principal, Sharing
@@ -62,7 +63,7 @@ add_drive_reads(router, "/shares/{share_id}", ShareView, "a share, as licensed")
     status_code=202,
 )
 def start_bundle(view: ShareView, state: State, who: Caller) -> dict[str, Any]:
-    return state.bundles.start(view.share.share_id, who).summary()
+    return _shown(state.bundles.start(view.share.share_id, who), state)
 
 
 @router.get(
@@ -70,7 +71,7 @@ def start_bundle(view: ShareView, state: State, who: Caller) -> dict[str, Any]:
     summary="The share's latest bundle job: running, ready (with the manifest of hashes), failed",
 )
 def bundle_status(view: ShareView, state: State) -> dict[str, Any]:
-    return _bundle_job(state, view).summary()
+    return _shown(_bundle_job(state, view), state)
 
 
 @router.get(
@@ -95,6 +96,14 @@ def download_bundle(view: ShareView, state: State, who: Caller) -> FileResponse:
     return FileResponse(
         job.archive, media_type="application/x-tar", filename=f"{job.share_id}-bundle.tar"
     )
+
+
+def _shown(job: BundleJob, state: Sharing) -> dict[str, Any]:
+    """A bundle job as the partner sees it: its error names no place on the server's disk."""
+    summary = job.summary()
+    if summary["error"]:
+        summary["error"] = public(summary["error"], state.lake.uri)
+    return summary
 
 
 def _bundle_job(state: Sharing, view: PartnerView) -> BundleJob:
