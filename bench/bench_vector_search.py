@@ -9,6 +9,7 @@ query to 1 % of the rows (one drive in a hundred) and checks that recall holds t
 The searches run in ``--rounds`` rounds, the two engines alternating within each, so that the
 load of a shared machine hits both alike; each round's ratio is reported, then the medians.
 
+    pip install -e '.[models,bench]'               # FAISS, the baseline
     python bench/bench_vector_search.py            # 1 M x 512 (index builds take minutes)
     python bench/bench_vector_search.py --n 200000 --queries 200
     python bench/bench_vector_search.py --cache /tmp/vs   # reuse the lake and FAISS index
