@@ -170,6 +170,27 @@ def test_partner_full_frame_of_real_video_has_plates_redacted_and_cached(highway
     assert len(cached) == 1 and cached[0].read_bytes() == partner.content
 
 
+def test_frame_cache_keeps_the_recently_used_within_its_bound(tmp_path):
+    from drivelake.share.frame_cache import FrameCache
+
+    made = []
+
+    def make(name: str):
+        return lambda: made.append(name) or bytes(100)
+
+    cache = FrameCache(tmp_path / "frames", max_bytes=250)
+    for config, name in [("c1", "a"), ("c1", "b"), ("c1", "a"), ("c2", "c")]:
+        assert cache.fetch(config, name, make(name)) == bytes(100)
+    assert made == ["a", "b", "c"]  # the second "a" was a hit, and made it the most recent
+    kept = sorted(p.relative_to(tmp_path / "frames") for p in (tmp_path / "frames").rglob("*"))
+    assert [p.as_posix() for p in kept if p.suffix] == ["c1/a.jpg", "c2/c.jpg"]  # b went
+    cache.fetch("c1", "b", make("b"))
+    assert made[-1] == "b" and not (tmp_path / "frames" / "c1" / "a.jpg").exists()
+    other = FrameCache(tmp_path / "frames", max_bytes=250)  # another process: counts first
+    other.fetch("c3", "d", make("d"))
+    assert sum(p.stat().st_size for p in (tmp_path / "frames").rglob("*.jpg")) <= 250
+
+
 @pytest.mark.parametrize(
     "frame_id",
     ["..%2F..%2F_share%2Fsecret", "%2e%2e", "..", "x%00y", "-000001", "ffffffffffff-000000"],

@@ -30,6 +30,7 @@ from drivelake.server.routes import datasets as dataset_routes
 from drivelake.server.routes import lake as lake_routes
 from drivelake.server.routes import sharing as sharing_routes
 from drivelake.share import Sharing
+from drivelake.share.frame_cache import MAX_BYTES as FRAME_CACHE_BYTES
 
 if TYPE_CHECKING:
     from drivelake.lake import Lake
@@ -47,6 +48,8 @@ class ServerConfig:
     static_dir: Path | None = field(default=STATIC)
     #: Memory for drive plots kept encoded (:mod:`.plot_cache`).
     plot_cache_bytes: int = 32 << 20
+    #: Disk for partners' redacted frames, least recently used deleted beyond it.
+    frame_cache_bytes: int = FRAME_CACHE_BYTES
 
 
 @asynccontextmanager
@@ -64,7 +67,7 @@ def create_app(lake: Lake, config: ServerConfig | None = None) -> FastAPI:
         lifespan=_warm_up,
     )
     app.state.lake = lake
-    app.state.sharing = Sharing(lake)
+    app.state.sharing = Sharing(lake, config.frame_cache_bytes)
     app.state.fleet = FleetIndex(lake)
     app.state.exports = Exports(lake)
     app.state.plots = PlotCache(lake, config.plot_cache_bytes)

@@ -21,6 +21,7 @@ from drivelake.errors import AccessError, InputError, NotFoundError
 from drivelake.share import keys, targets
 from drivelake.share.audit import AuditLog
 from drivelake.share.bundle_jobs import BundleJobs
+from drivelake.share.frame_cache import MAX_BYTES, FrameCache
 from drivelake.share.secret import load_secret, state_dir
 from drivelake.share.tables import RegistryTables, now
 
@@ -87,14 +88,16 @@ def _names(values: Sequence[str], what: str, allowed: Sequence[str] | None = Non
 
 
 class Sharing:
-    """The sharing state of one lake: registry tables, keys and the audit log."""
+    """The sharing state of one lake: registry tables, keys, the audit log, partners' redacted
+    frames on disk (at most ``frame_cache_bytes``) and bundle jobs."""
 
-    def __init__(self, lake: Lake) -> None:
+    def __init__(self, lake: Lake, frame_cache_bytes: int = MAX_BYTES) -> None:
         self.lake = lake
         folder = state_dir(lake.uri)
         self.secret = load_secret(folder)
         self.tables = RegistryTables(lake)
         self.audit = AuditLog(folder / "audit.jsonl", self.secret)
+        self.frames = FrameCache(folder / "frames", frame_cache_bytes)
         self.bundles = BundleJobs(self)
 
     # ------------------------------------------------------------------ partners

@@ -193,15 +193,18 @@ class LakeView:
 
 
 class PartnerView(LakeView):
-    """The anonymised, column-limited view of one share's target."""
+    """The anonymised, column-limited view of one share's target; redacted frames are kept in
+    ``frames`` (the lake's :class:`FrameCache` by default)."""
 
-    def __init__(self, lake: Lake, share: Share, secret: bytes) -> None:
+    def __init__(
+        self, lake: Lake, share: Share, secret: bytes, frames: FrameCache | None = None
+    ) -> None:
         super().__init__(lake)
         self.share = share
         self._secret = secret
         self._zones = "zones" in share.licence.anonymise
         self._ids = set(share.drive_ids)
-        self._cache = FrameCache(state_dir(lake.uri) / "frames")
+        self._cache = frames or FrameCache(state_dir(lake.uri) / "frames")
         self.audience = f"share:{share.share_id}"
 
     def allowed(self, column: str) -> bool:

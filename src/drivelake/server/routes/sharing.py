@@ -30,7 +30,7 @@ _NAME = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 
 def share_view(state: State, who: Caller, share_id: str = ShareId) -> PartnerView:
     """The view of a share the caller may read: its own (admins: any), live, licence valid."""
-    return PartnerView(state.lake, state.open_share(share_id, who), state.secret)
+    return PartnerView(state.lake, state.open_share(share_id, who), state.secret, state.frames)
 
 
 ShareView = Annotated[PartnerView, Depends(share_view)]
