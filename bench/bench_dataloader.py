@@ -14,7 +14,8 @@ from: the folder read through the same batch path (``__getitems__`` reading the 
 Each loader runs one untimed warm-up epoch (worker start-up, imports, page cache), then
 ``--epochs`` timed epochs; the loaders take turns ``--repeat`` times and the best rates are
 compared (interference on a shared machine only ever slows a run). Beside each rate: the CPU
-time per sample of the main process and its workers together, which contention barely moves.
+time per sample of the main process and its workers together, which contention moves less
+than it moves the rates.
 Target: the snapshot at least as fast as loose files (≥ 1×).
 
     .venv/bin/python bench/bench_dataloader.py --frames 2000 --workers 2 --epochs 2 --repeat 3

@@ -49,16 +49,20 @@ def _pixels(image: Image.Image) -> np.ndarray:
     return np.frombuffer(image.tobytes(), np.uint8).reshape(image.height, image.width, 3)
 
 
+def _tensor(image: Image.Image) -> torch.Tensor:
+    """An RGB image as a uint8 ``(3, H, W)`` view of a writable copy of its pixels."""
+    import torch
+
+    return torch.from_numpy(_pixels(image).copy()).permute(2, 0, 1)
+
+
 def decode_image(data: bytes | memoryview) -> torch.Tensor:
     """JPEG (or PNG) bytes as a uint8 ``(3, H, W)`` tensor, decoded by PIL.
 
     The tensor is a channels-first view of the decoded ``(H, W, 3)`` pixels; it owns writable
     memory, so transforms may modify it in place.
     """
-    import torch
-
-    pixels = _pixels(_rgb(data))
-    return torch.from_numpy(pixels.copy()).permute(2, 0, 1)
+    return _tensor(_rgb(data))
 
 
 def decode_batch(images: Sequence[bytes | memoryview]) -> list[torch.Tensor]:
@@ -74,7 +78,7 @@ def decode_batch(images: Sequence[bytes | memoryview]) -> list[torch.Tensor]:
 
     decoded = [_rgb(data) for data in images]
     if not decoded or len({image.size for image in decoded}) > 1:
-        return [torch.from_numpy(_pixels(image).copy()).permute(2, 0, 1) for image in decoded]
+        return [_tensor(image) for image in decoded]
     width, height = decoded[0].size
     shape = (len(decoded), height, width, 3)
     if get_worker_info() is None:
@@ -97,6 +101,8 @@ def _side_by_side(tensors: Sequence[torch.Tensor]) -> torch.Tensor | None:
     if len(tensors) < 2:
         return first.unsqueeze(0)
     step = tensors[1].storage_offset() - first.storage_offset()
+    if step < first.numel():  # overlapping (or repeated) tensors are not a batch buffer
+        return None
     storage = first.untyped_storage().data_ptr()
     for i, tensor in enumerate(tensors):
         if (
@@ -107,8 +113,6 @@ def _side_by_side(tensors: Sequence[torch.Tensor]) -> torch.Tensor | None:
             or tensor.dtype != first.dtype
         ):
             return None
-    if step <= 0:
-        return None
     return torch.as_strided(
         first, (len(tensors), *first.shape), (step, *first.stride()), first.storage_offset()
     )
