@@ -27,11 +27,34 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from csvgen import write_csv
 
+#: The server, wrapped in an outermost layer that times each request inside the process (from
+#: the app receiving it to its last body byte) and hands the times out at ``/__timings``: the
+#: client's latency less these is time spent queued outside the app (sockets, event loops,
+#: the load generator itself).
 SERVE = """
-import sys, uvicorn, drivelake
+import json, sys, time, uvicorn, drivelake
 from drivelake.server import ServerConfig, create_app
 app = create_app(drivelake.open(sys.argv[1]), ServerConfig(rate_per_s=1e9, burst=10**9))
-uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="error")
+times = []
+
+async def timed(scope, receive, send):
+    if scope["type"] != "http":
+        return await app(scope, receive, send)
+    if scope["path"] == "/__timings":
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": json.dumps(times).encode()})
+        times.clear()
+        return
+    start = time.perf_counter()
+
+    async def timed_send(message):
+        await send(message)
+        if message["type"] == "http.response.body" and not message.get("more_body"):
+            times.append(time.perf_counter() - start)
+
+    await app(scope, receive, timed_send)
+
+uvicorn.run(timed, host="127.0.0.1", port=int(sys.argv[2]), log_level="error")
 """
 
 
@@ -100,9 +123,11 @@ def main() -> None:
                     time.sleep(0.05)
             paths = frame_paths(lake)
             asyncio.run(load(base, paths, headers, 100, args.clients))  # warm up
-            t0 = time.perf_counter()
+            httpx.get(base + "/__timings")
+            t0, cpu0 = time.perf_counter(), time.process_time()
             lat = np.array(asyncio.run(load(base, paths, headers, args.requests, args.clients)))
-            wall = time.perf_counter() - t0
+            wall, client_cpu = time.perf_counter() - t0, time.process_time() - cpu0
+            inside = np.array(httpx.get(base + "/__timings").json())
         finally:
             server.terminate()
             server.wait(10)
@@ -111,6 +136,11 @@ def main() -> None:
     print(f"p50 latency   {np.percentile(lat, 50) * 1e3:.1f} ms")
     print(f"p99 latency   {np.percentile(lat, 99) * 1e3:.1f} ms")
     print(f"throughput    {args.requests / wall:.0f} req/s")
+    print(
+        f"in the server  p50 {np.percentile(inside, 50) * 1e3:.1f} ms, "
+        f"p99 {np.percentile(inside, 99) * 1e3:.1f} ms (app received -> last byte sent)"
+    )
+    print(f"load generator {client_cpu / wall:.0%} of a core (same machine)")
 
 
 if __name__ == "__main__":
