@@ -4,6 +4,7 @@
 // with a timeline player. Partners (?share=ID) see their share's view, without video or tags.
 
 import { get, post } from "./api.js";
+import { vendored } from "./scripts.js";
 import { clock, colourOf, el, km, label, replace, state, typeChip, when } from "./ui.js";
 
 const PLOTS = [
@@ -69,10 +70,10 @@ export async function render(view, { parts, params, session, data }) {
   const driveId = parts[0];
   const share = params.get("share");
   view.dataset.state = "loading";
-  // The plot and map libraries (570 kB of JS to compile) load side by side with the data, not
+  // The plot and map libraries (200 kB of minified JS to compile) load side by side with the data, not
   // before the first request goes out.
-  const [{ default: uPlot }, { L, createMap }, [drive, plotted, events, videos, tags]] = await Promise.all([
-    import("../vendor/uplot/uPlot.esm.js"),
+  const [uPlot, { L, createMap }, [drive, plotted, events, videos, tags]] = await Promise.all([
+    vendored("uplot/uPlot.iife.min.js", "uPlot"),
     import("./mapview.js"),
     data || load({ parts, params }),
   ]);

@@ -1,9 +1,9 @@
 // A Leaflet map that works offline: a plain background with a scale bar, and basemap tiles only
 // when the server is configured with a tile URL (DRIVELAKE_TILE_URL).
 
-import * as L from "../vendor/leaflet/leaflet.esm.js";
+import { vendored } from "./scripts.js";
 
-export { L };
+export const L = await vendored("leaflet/leaflet.js", "L");
 
 /** A map in `node`; `tileUrl` (from the session) adds a basemap, otherwise the map is plain. */
 export function createMap(node, tileUrl, options = {}) {
