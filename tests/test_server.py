@@ -248,6 +248,16 @@ def _no_server_errors(operation, base_url: str, headers: dict[str, str]):
     return check
 
 
+def _finished_bundle(world, share_id: str, who: str, status: dict) -> dict:
+    """Poll a share's bundle job until it is no longer running (two minutes at most)."""
+    deadline = time.monotonic() + 120
+    while status["status"] == "running":
+        assert time.monotonic() < deadline, "the bundle was not written in time"
+        time.sleep(0.2)
+        status = get(world, f"/api/shares/{share_id}/bundle", who).json()
+    return status
+
+
 def test_partner_downloads_its_signed_bundle(world, tmp_path):
     import io
     import tarfile
@@ -263,12 +273,7 @@ def test_partner_downloads_its_signed_bundle(world, tmp_path):
     r = httpx.post(f"{world['base']}/api/shares/{acme}/bundle", headers=headers, timeout=10)
     assert r.status_code == 202 and r.json()["status"] in ("running", "ready"), r.text
     job = r.json()["job_id"]
-    deadline = time.monotonic() + 120
-    status = r.json()
-    while status["status"] == "running":
-        assert time.monotonic() < deadline, "the bundle was not written in time"
-        time.sleep(0.2)
-        status = get(world, f"/api/shares/{acme}/bundle", "acme").json()
+    status = _finished_bundle(world, acme, "acme", r.json())
     assert status["status"] == "ready" and status["job_id"] == job, status
     assert get(world, f"/api/shares/{acme}/bundle/download", "globex").status_code == 404
     r = get(world, f"/api/shares/{acme}/bundle/download", "acme")
@@ -372,12 +377,7 @@ def test_bundle_jobs_survive_a_restart(world):
     headers = {"X-API-Key": world["keys"]["globex"]}
     r = httpx.post(f"{world['base']}/api/shares/{globex}/bundle", headers=headers, timeout=10)
     assert r.status_code == 202 and r.json()["job_id"] != cut["job_id"], r.text
-    deadline = time.monotonic() + 120
-    ready = r.json()
-    while ready["status"] == "running":
-        assert time.monotonic() < deadline, "the bundle was not written in time"
-        time.sleep(0.2)
-        ready = get(world, f"/api/shares/{globex}/bundle", "globex").json()
+    ready = _finished_bundle(world, globex, "globex", r.json())
     assert ready["status"] == "ready" and ready["done"] == ready["total"] == 1, ready
     with live_server(create_app(lake)) as base:  # a new server: a new owner of the jobs
         again = httpx.get(f"{base}/api/shares/{globex}/bundle", headers=headers, timeout=10)
