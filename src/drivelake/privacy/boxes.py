@@ -140,29 +140,35 @@ def merge_touching(
     """Boxes within ``gap`` pixels of each other replaced by their bounding box, repeatedly,
     unless that would be wider than ``max_width`` or ``growth`` times the wider of the two: the
     pieces of one object (MSER levels, text fragments) become one region, and one region is one
-    redaction, without chaining neighbouring objects into one wide box."""
+    redaction, without chaining neighbouring objects into one wide box.
+
+    Each box is tested against every region kept so far at once (their corners in one array):
+    a frame's plate proposals number in the thousands, too many for a pairwise Python loop."""
     merged = [*boxes]
     changed = True
     while changed:
         changed = False
         out: list[Box] = []
+        corners = np.empty((len(merged), 4))  # x0, y0, x1, y1 of out's boxes
         for box in merged:
-            for i, other in enumerate(out):
-                if intersection(box.padded(0.0, gap), other) <= 0:
-                    continue
-                union = Box(
-                    min(box.x0, other.x0),
-                    min(box.y0, other.y0),
-                    max(box.x1, other.x1),
-                    max(box.y1, other.y1),
-                    max(box.score, other.score),
-                    box.label,
-                )
-                if union.width <= min(max_width, growth * max(box.width, other.width)):
-                    out[i] = union
-                    changed = True
-                    break
+            kept = corners[: len(out)]
+            x0, y0 = np.minimum(kept[:, 0], box.x0), np.minimum(kept[:, 1], box.y0)
+            x1, y1 = np.maximum(kept[:, 2], box.x1), np.maximum(kept[:, 3], box.y1)
+            touching = (
+                np.minimum(kept[:, 2], box.x1 + gap) > np.maximum(kept[:, 0], box.x0 - gap)
+            ) & (np.minimum(kept[:, 3], box.y1 + gap) > np.maximum(kept[:, 1], box.y0 - gap))
+            wider = np.maximum(np.maximum(kept[:, 2] - kept[:, 0], 0.0), box.width)
+            fits = np.maximum(x1 - x0, 0.0) <= np.minimum(max_width, growth * wider)
+            hits = np.flatnonzero(touching & fits)
+            if hits.size:
+                i = int(hits[0])
+                other = out[i]
+                union = (float(x0[i]), float(y0[i]), float(x1[i]), float(y1[i]))
+                out[i] = Box(*union, max(box.score, other.score), box.label)
+                corners[i] = union
+                changed = True
             else:
+                corners[len(out)] = box.x0, box.y0, box.x1, box.y1
                 out.append(box)
         merged = out
     return merged
