@@ -179,15 +179,26 @@ def serve(
     ctx: typer.Context,
     host: str = typer.Option("127.0.0.1", "--host"),
     port: int = typer.Option(8765, "--port"),
+    rate: float = typer.Option(None, "--rate", help="Requests per second per API key [50]"),
+    plot_cache_mb: int = typer.Option(None, "--plot-cache-mb", help="Memory for plots [32]"),
+    frame_cache_gb: float = typer.Option(
+        None, "--frame-cache-gb", help="Disk for partners' redacted frames, LRU beyond it [2]"
+    ),
 ) -> None:
     """Serve the HTTP API (OpenAPI docs at /docs) and the web app."""
     try:
         import uvicorn
 
-        from drivelake.server import create_app
+        from drivelake.server import ServerConfig, create_app
     except ImportError as exc:
         raise fail(f"the server needs its extras: pip install 'drivelake[server]' ({exc})") from exc
-    app = create_app(get_lake(ctx))
+    given = {
+        "rate_per_s": rate,
+        "plot_cache_bytes": None if plot_cache_mb is None else plot_cache_mb << 20,
+        "frame_cache_bytes": None if frame_cache_gb is None else int(frame_cache_gb * (1 << 30)),
+    }
+    config = ServerConfig(**{k: v for k, v in given.items() if v is not None})
+    app = create_app(get_lake(ctx), config)
     stderr.print(f"serving {ctx.find_root().obj['lake'] or 'the lake'} on http://{host}:{port}")
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
