@@ -51,9 +51,14 @@ function bisect(xs, x) {
   return lo;
 }
 
+/** The plot and map libraries (200 kB of minified JS to compile): uPlot, and Leaflet's {L, createMap}. */
+const libraries = () => Promise.all([vendored("uplot/uPlot.iife.min.js", "uPlot"), import("./mapview.js")]);
+
 /** The drive page's five requests. The shell starts them as soon as it knows the route, side by
- * side with the session check (`data` in render), so the page waits for one round trip less. */
+ * side with the session check (`data` in render), so the page waits for one round trip less; the
+ * libraries start then too, to compile while the browser waits for the answers. */
 export function load({ parts, params }) {
+  libraries();
   const driveId = parts[0];
   const share = params.get("share");
   const base = share ? `/api/shares/${share}/drives/${driveId}` : `/api/drives/${driveId}`;
@@ -70,11 +75,8 @@ export async function render(view, { parts, params, session, data }) {
   const driveId = parts[0];
   const share = params.get("share");
   view.dataset.state = "loading";
-  // The plot and map libraries (200 kB of minified JS to compile) load side by side with the data, not
-  // before the first request goes out.
-  const [uPlot, { L, createMap }, [drive, plotted, events, videos, tags]] = await Promise.all([
-    vendored("uplot/uPlot.iife.min.js", "uPlot"),
-    import("./mapview.js"),
+  const [[uPlot, { L, createMap }], [drive, plotted, events, videos, tags]] = await Promise.all([
+    libraries(),
     data || load({ parts, params }),
   ]);
   const byStream = plotted.streams;
@@ -205,6 +207,8 @@ export async function render(view, { parts, params, session, data }) {
   const charts = [];
   const heads = [];
   const vehicleFrame = plotted.frame.name === "vehicle";
+  // Read once: each read after a chart is added would force another layout.
+  let plotsWidth = Math.max(300, plots.clientWidth);
   for (const plot of PLOTS) {
     const data = series(byStream, plot);
     if (!data) continue;
@@ -214,7 +218,7 @@ export async function render(view, { parts, params, session, data }) {
     plots.append(box);
     const chart = new uPlot(
       {
-        width: Math.max(300, plots.clientWidth),
+        width: plotsWidth,
         height: 110,
         legend: { show: false },
         cursor: { drag: { x: false, y: false }, sync: { key: `drive-${driveId}` }, points: { show: false } },
@@ -385,8 +389,13 @@ export async function render(view, { parts, params, session, data }) {
     }
   }
   document.addEventListener("keydown", onKey);
+  // Observing calls back once at the start, with the width the charts were drawn at: redraw
+  // only when the width has changed.
   const resize = new ResizeObserver(() => {
-    for (const chart of charts) chart.setSize({ width: Math.max(300, plots.clientWidth), height: 110 });
+    const width = Math.max(300, plots.clientWidth);
+    if (width === plotsWidth) return;
+    plotsWidth = width;
+    for (const chart of charts) chart.setSize({ width, height: 110 });
     moveCursor();
   });
   resize.observe(plots);
