@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -66,8 +68,39 @@ def test_trip21_detects_labelled_aggressive_events(lake):
     assert scores["all"]["recall"] == 1.0
     assert scores["harsh_lane_change"]["fp"] <= 1  # out-and-back is one lane change, not two
     assert scores["all"]["f1"] >= 0.8  # measured 0.84; the issue's target 0.9 is not yet met
+    # every remaining false positive lies outside the labelled manoeuvres (none in a normal one)
+    assert scores["all"]["unlabelled"] == scores["all"]["fp"]
+    assert scores["all"]["f1_labelled"] == 1.0
+    # a pothole's rear-axle echo is not a second pothole: no two overlap
+    holes = lake.sql("SELECT start_s, end_s FROM events WHERE type = 'pothole' ORDER BY 1")
+    spans = list(zip(*(holes.column(c).to_pylist() for c in ("start_s", "end_s")), strict=True))
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans)), spans
     runs = lake.sql("SELECT count(*) AS n FROM events WHERE type = 'harsh_turn'").to_pylist()
     assert runs[0]["n"] == 0  # trip21 has no aggressive turn: none may be invented
+
+
+def test_evaluation_scores_sparse_truth_strictly_and_within_labelled_spans():
+    labels = [
+        Label("harsh_brake", None, 10.0, 12.0),
+        Label(None, None, 20.0, 24.0),  # a normal manoeuvre: a negative
+        Label("harsh_lane_change", "left", 30.0, 33.0),
+    ]
+    brake = {"type": "harsh_brake", "direction": None}
+    preds = [
+        brake | {"start_s": 10.5, "end_s": 11.5},  # found
+        brake | {"start_s": 21.0, "end_s": 22.0},  # inside the normal manoeuvre: a real FP
+        brake | {"start_s": 50.0, "end_s": 51.0},  # no label anywhere near: unlabelled
+        {"type": "harsh_lane_change", "direction": "right", "start_s": 30.5, "end_s": 32.0},
+    ]
+    scores = evaluate(preds, labels)
+    assert (scores["harsh_brake"]["tp"], scores["harsh_brake"]["fp"]) == (1, 2)
+    assert scores["harsh_brake"]["unlabelled"] == 1
+    assert scores["harsh_brake"]["precision"] == pytest.approx(1 / 3)
+    assert scores["harsh_brake"]["precision_labelled"] == pytest.approx(1 / 2)
+    # the wrong direction on a labelled span is a miss and a false positive, not "unlabelled"
+    lane = scores["harsh_lane_change"]
+    assert (lane["tp"], lane["fp"], lane["fn"], lane["unlabelled"]) == (0, 1, 1, 0)
+    assert scores["all"]["unlabelled"] == 1 and scores["all"]["fp"] == 3
 
 
 def test_comma_longitudinal_accel_agrees_with_can_speed(lake):
@@ -329,3 +362,27 @@ def test_speeding_per_geofence_names_the_zone(lake, tmp_path):
         assert inside[span].mean() > 0.9
         covered |= (t_s >= e["start_s"] - 1) & (t_s <= e["end_s"] + 1)
     assert covered[fast].mean() > 0.9
+
+
+def test_a_potholes_rear_axle_echo_is_the_same_pothole():
+    """Front and rear wheels cross one hole a wheelbase apart: one pothole. A second hole two
+    seconds on is its own; a run of jolts pairs at most two of them."""
+    rate, seconds = 100.0, 60.0
+    n = int(rate * seconds)
+    rng = np.random.default_rng(7)
+    acc = rng.normal(0, 0.05, (n, 3)) + np.array([0.0, 0.0, 9.81])
+    gyro = rng.normal(0, 0.002, (n, 3))
+    t = np.arange(int(0.5 * rate)) / rate
+    jolt = np.exp(-t / 0.08) * np.sin(2 * np.pi * 10 * t)
+    jolt *= 0.8 * 9.81 / np.abs(jolt).max()
+    # 20 s + its echo 0.3 s on (a car at ~32 km/h); a lone one at 30 s; 40 s and 42 s; and a
+    # run of four 0.4 s apart at 50 s
+    hits = [20.0, 20.3, 30.0, 40.0, 42.0, 50.0, 50.4, 50.8, 51.2]
+    for at in hits:
+        i = int(at * rate)
+        acc[i : i + len(jolt), 2] += jolt
+    cfg = load_config().thresholds("car")
+    m = vehicle_motion(acc, gyro, rate, **peak_floors(cfg))
+    found = sorted(c.i0 / m.rate_hz for c in detect_motion(m, cfg, {"pothole"}))
+    assert len(found) == 6, found
+    assert [round(f) for f in found] == [20, 30, 40, 42, 50, 51], found

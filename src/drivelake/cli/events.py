@@ -75,7 +75,7 @@ def eval_events(
     scores = evaluate(predictions, read_truth(truth))
     if json_out:
         json_out.write_text(json.dumps(scores, indent=2))
-    rows = [{"type": k, **v} for k, v in scores.items()]
+    rows = [{"type": k, **{m: round(x, 3) for m, x in v.items()}} for k, v in scores.items()]
     print_rows(pa.Table.from_pylist(rows), fmt, title=f"events vs {truth.name}")
 
 

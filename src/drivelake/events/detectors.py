@@ -284,7 +284,7 @@ def shocks(m: Motion, cfg: dict) -> list[Candidate]:
                     )
                 )
     if spans := lobes(m.vertical_peak, pothole_thr, pothole_thr, 1):
-        s, e = np.array(spans).T
+        s, e = axle_pairs(m, cfg, *np.array(spans).T)
         vertical, _ = span_sums(m.vertical_peak, s, e, np.fmax)
         impacts = [(c.i0, c.i1) for c in out]
         for i0, i1, peak in zip(s.tolist(), e.tolist(), vertical.tolist(), strict=True):
@@ -293,6 +293,33 @@ def shocks(m: Motion, cfg: dict) -> list[Candidate]:
                     Candidate("pothole", max(i0 - half, 0), i1 + half, peak, "m/s^2", pothole_thr)
                 )
     return out
+
+
+def axle_pairs(m: Motion, cfg: dict, s: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Jolt spans with each one's rear-axle echo joined to it: one pothole, not two.
+
+    The rear wheels cross a pothole a wheelbase after the front ones, ``wheelbase_m / speed``
+    later (0.3 s at 30 km/h for a car): a jolt that follows the previous one within that gap
+    (plus a 0.1 s margin for the spans' edges) is the same hole. Without a speed the gap is
+    ``pothole_axle_gap_s``, which covers a car's wheelbase down to about 10 km/h. Spans are
+    few (jolts above the pothole level), so a loop over them costs nothing next to the passes.
+    """
+    if len(s) < 2:
+        return s, e
+    if m.speed is None:
+        gap_s = np.full(len(s) - 1, cfg["pothole_axle_gap_s"])
+    else:
+        speed = np.fmax(np.nan_to_num(m.speed[np.minimum(e[:-1], len(m.speed) - 1)]), 1.0)
+        gap_s = cfg["wheelbase_m"] / speed + 0.1
+    echo = (s[1:] - e[:-1] <= gap_s * m.rate_hz).tolist()
+    first, last = [], []
+    k = 0
+    while k < len(s):  # a jolt takes at most one echo: a run of them is rough road, not one hole
+        paired = k < len(echo) and echo[k]
+        first.append(k)
+        last.append(k + paired)
+        k += 1 + paired
+    return s[first], e[last]
 
 
 def _stopped_after(m: Motion, i: int) -> float:

@@ -3,6 +3,12 @@
 A prediction matches a label of the same type and direction when their time spans overlap; each
 label matches at most one prediction. Labelled normal manoeuvres are negatives: they never count
 as missed, and a harsh event flagged inside one is a false positive like any other unmatched one.
+
+Truth is often sparse (only reviewed clips are labelled; the shared phone dataset's authors
+discarded the labels of manoeuvres that went wrong but stay in the recording), so each type
+also says how many of its false positives lie outside every labelled span (``unlabelled``) and
+what precision and F1 are without them (``precision_labelled``, ``f1_labelled``). The strict
+figures count them; both are reported, the strict ones first.
 Two truth formats are read: the generic ``type,direction,start_s,end_s`` CSV (the synthetic
 generator's too) and the shared phone dataset's ``groundTruth.csv`` with its Portuguese labels.
 """
@@ -80,23 +86,43 @@ def evaluate(
         truth = [lb for lb in labels if lb.type == kind]
         preds = [p for p in predictions if p["type"] == kind]
         matched: set[int] = set()
-        tp = 0
+        tp = unlabelled = 0
         for p in sorted(preds, key=lambda p: p["start_s"]):
             for j, lb in enumerate(truth):
                 if j in matched or (lb.direction and lb.direction != p.get("direction")):
                     continue
-                if p["start_s"] < lb.end_s and lb.start_s < p["end_s"]:
+                if _overlap(p, lb):
                     matched.add(j)
                     tp += 1
                     break
-        result[kind] = _scores(tp, len(preds) - tp, len(truth) - tp)
-    totals = [sum(r[k] for r in result.values()) for k in ("tp", "fp", "fn")]
+            else:
+                unlabelled += not any(_overlap(p, lb) for lb in labels)
+        result[kind] = _scores(tp, len(preds) - tp, len(truth) - tp, unlabelled)
+    totals = [sum(r[k] for r in result.values()) for k in ("tp", "fp", "fn", "unlabelled")]
     result["all"] = _scores(*(int(x) for x in totals))
     return result
 
 
-def _scores(tp: int, fp: int, fn: int) -> dict[str, float]:
-    p = tp / (tp + fp) if tp + fp else 1.0
+def _overlap(p: dict, lb: Label) -> bool:
+    return p["start_s"] < lb.end_s and lb.start_s < p["end_s"]
+
+
+def _scores(tp: int, fp: int, fn: int, unlabelled: int) -> dict[str, float]:
     r = tp / (tp + fn) if tp + fn else 1.0
-    f1 = 2 * p * r / (p + r) if p + r else 0.0
-    return {"tp": tp, "fp": fp, "fn": fn, "precision": p, "recall": r, "f1": f1}
+
+    def precision_f1(fp: int) -> tuple[float, float]:
+        p = tp / (tp + fp) if tp + fp else 1.0
+        return p, 2 * p * r / (p + r) if p + r else 0.0
+
+    (p, f1), (p_labelled, f1_labelled) = precision_f1(fp), precision_f1(fp - unlabelled)
+    return {
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+        "precision": p,
+        "recall": r,
+        "f1": f1,
+        "unlabelled": unlabelled,
+        "precision_labelled": p_labelled,
+        "f1_labelled": f1_labelled,
+    }
