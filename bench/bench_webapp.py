@@ -1,21 +1,22 @@
 """Web app load times in headless Chromium: the fleet page at 10,000 drives / 100,000 events, and
 a drive page (15 min at 100 Hz, with events).
 
-    .venv/bin/python bench/bench_webapp.py [--drives 10000] [--events 100000] [--runs 3]
-                                           [--compare OTHER_CHECKOUT/src]
+    .venv/bin/python bench/bench_webapp.py [--drives 10000] [--events 100000] [--fresh 5]
+                                           [--runs 3] [--compare OTHER_CHECKOUT/src]
 
 Catalogue and event rows are generated straight into a fresh lake with the project's schemas
 (``drives``, ``events`` and ``event_runs``, as a detector run writes them), plus one synthetic
-drive ingested and detected for the drive page. Each page is measured on a fresh ``drivelake
-serve`` in a fresh browser profile, twice: opened as soon as the server answers (while it warms
-its caches in the background: :mod:`drivelake.server.warmup`), one load; and once the server
-says it is warm, ``--runs`` loads, the first with no JS in the browser's cache, on which the
-targets are judged. Two clocks: the wall time from ``page.goto`` until
-Playwright sees the page mark itself usable (the fleet map drawn with its clusters, counts and
-histogram; the drive's plots, video-less player and map drawn), which the targets are judged on,
-and the page's own clock from navigation to the first frame painted after that mark (without
-Playwright's polling, which on a loaded 2-CPU machine adds 0.1-0.5 s).
-"""
+drive ingested and detected for the drive page. Each page is measured on fresh ``drivelake
+serve`` processes: one load as soon as a server answers (while it warms its caches in the
+background: :mod:`drivelake.server.warmup`); then, once the server says it is warm, ``--fresh``
+first loads, each in a fresh browser profile (nothing cached: what a user opening a link meets),
+and ``--runs`` loads in one profile (the browser warm). The targets are judged on the worst of
+those. With ``--compare`` the trees' fresh loads alternate, so both meet the same moments of a
+noisy machine. Two clocks: the wall time from ``page.goto`` until Playwright sees the page mark
+itself usable (the fleet map drawn with its clusters, counts and histogram; the drive's plots,
+video-less player and map drawn), which the targets are judged on, and the page's own clock from
+navigation to the first frame painted after that mark (without Playwright's polling, which on a
+loaded 2-CPU machine adds 0.1-0.5 s)."""
 
 from __future__ import annotations
 
@@ -151,28 +152,30 @@ def warmed(base: str, key: str, timeout_s: float = 120) -> float:
     raise RuntimeError(f"the server was still warming up after {timeout_s} s")
 
 
-def loads(
-    p, root: Path, lake_dir: Path, key: str, page: tuple[str, str], runs: int, warm: bool, src=None
-):
-    """``runs`` loads of one page (its hash and ready selector) on a server started for it
-    (from the ``src`` folder when given, else this checkout), in a fresh browser profile (the
-    first load is cold in the browser; with ``warm``, once the server has warmed its caches,
-    otherwise as soon as it answers); each as (wall seconds, in-page seconds to painted)."""
-    page_hash, ready = page
-    name = f"{page_hash.split('/')[0]}-{'warm' if warm else 'cold'}-{time.monotonic_ns()}"
+def server(root: Path, lake_dir: Path, key: str, name: str, warm: bool, src=None):
+    """A ``drivelake serve`` for one measurement (from the ``src`` folder when given, else this
+    checkout); with ``warm``, returned once it has warmed its caches, else as soon as it answers."""
     proc, base = serve(
         lake_dir, root / f"serve-{name}.log", env={"PYTHONPATH": src} if src else None
     )
+    if warm:
+        print(f"{name}: server warm {warmed(base, key):.1f} s after answering", file=sys.stderr)
+    return proc, base
+
+
+def loads(p, root: Path, base: str, key: str, page: tuple[str, str], runs: int, name: str):
+    """``runs`` loads of one page (its hash and ready selector) in a fresh browser profile (the
+    first with nothing in the browser's caches); each as (wall seconds, in-page seconds to
+    painted)."""
+    page_hash, ready = page
+    context = p.chromium.launch_persistent_context(
+        str(root / f"profile-{name}-{time.monotonic_ns()}"),
+        executable_path=CHROMIUM,
+        args=CHROMIUM_ARGS,
+        headless=True,
+        viewport={"width": 1400, "height": 900},
+    )
     try:
-        if warm:
-            print(f"{name}: server warm {warmed(base, key):.1f} s after answering", file=sys.stderr)
-        context = p.chromium.launch_persistent_context(
-            str(root / f"profile-{name}"),
-            executable_path=CHROMIUM,
-            args=CHROMIUM_ARGS,
-            headless=True,
-            viewport={"width": 1400, "height": 900},
-        )
         page = context.new_page()
         page.add_init_script(WATCH + SIGNED_IN.format(key=json.dumps(key)))
         out = []
@@ -183,10 +186,40 @@ def loads(
             page.wait_for_selector(ready, timeout=60_000)
             wall = time.perf_counter() - start
             out.append((wall, page.evaluate(PAINTED) / 1000))
-        context.close()
     finally:
-        proc.terminate()
-        proc.wait(10)
+        context.close()
+    return out
+
+
+def measure(p, root: Path, lake_dir: Path, key: str, page, variants: dict, args) -> dict:
+    """Per variant (tree): one load while its server warms up, then, once warm, ``--fresh``
+    first loads in fresh browser profiles and ``--runs`` loads in one profile. The variants'
+    fresh loads alternate, so a noisy moment on the machine hits them alike."""
+    out = {}
+    for label, src in variants.items():
+        name = f"{page[0].split('/')[0]}-cold"
+        proc, base = server(root, lake_dir, key, name, warm=False, src=src)
+        try:
+            out[label] = {"starting": loads(p, root, base, key, page, 1, name)[0][0]}
+        finally:
+            proc.terminate()
+            proc.wait(10)
+    servers = {
+        label: server(root, lake_dir, key, f"{page[0].split('/')[0]}-warm", True, src)
+        for label, src in variants.items()
+    }
+    try:
+        for label in variants:
+            out[label]["first"] = []
+        for i in range(args.fresh):
+            for label, (_, base) in servers.items():
+                out[label]["first"] += loads(p, root, base, key, page, 1, f"fresh{i}")
+        for label, (_, base) in servers.items():
+            out[label]["warm"] = loads(p, root, base, key, page, args.runs, "warm")
+    finally:
+        for proc, _ in servers.values():
+            proc.terminate()
+            proc.wait(10)
     return out
 
 
@@ -194,7 +227,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--drives", type=int, default=10_000)
     parser.add_argument("--events", type=int, default=100_000)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=3, help="loads in one browser profile")
+    parser.add_argument(
+        "--fresh", type=int, default=5, help="first loads, each in a fresh browser profile"
+    )
     parser.add_argument(
         "--compare",
         metavar="SRC",
@@ -226,24 +262,26 @@ def main() -> None:
         variants = {"": None} | ({f" [{args.compare}]": args.compare} if args.compare else {})
         with sync_playwright() as p:
             for name, (page, target) in pages.items():
-                for label, src in variants.items():
-                    cold = loads(p, root, Path(lake.uri), key, page, 1, warm=False, src=src)
-                    measured = loads(p, root, Path(lake.uri), key, page, args.runs, True, src)
-                    times = [wall for wall, _ in measured]
-                    painted = statistics.median(in_page for _, in_page in measured)
-                    first, median = times[0], statistics.median(times)
+                measured = measure(p, root, Path(lake.uri), key, page, variants, args)
+                for label, m in measured.items():
+                    first = [wall for wall, _ in m["first"]]
+                    warm = [wall for wall, _ in m["warm"]]
+                    painted = statistics.median(in_page for _, in_page in m["first"])
                     figure = (
-                        f"first (fresh browser) {first:.2f} s, median {median:.2f} s over "
-                        f"{len(times)} loads (in page, navigation to painted: median "
-                        f"{painted:.2f} s); opened as the server starts: {cold[0][0]:.2f} s"
+                        f"first load in a fresh browser: median {statistics.median(first):.2f} s, "
+                        f"worst {max(first):.2f} s of {len(first)} (in page, navigation to "
+                        f"painted: median {painted:.2f} s); warm browser: median "
+                        f"{statistics.median(warm):.2f} s of {len(warm)}; opened as the server "
+                        f"starts: {m['starting']:.2f} s"
                     )
+                    worst = max(first + warm)
                     report(
                         name + label,
                         figure,
                         f"target {target:.1f} s",
-                        max(times) / target,
+                        worst / target,
                         f"worst load / target <= 1 (<= {target:.0f} s)",
-                        max(times) <= target,
+                        worst <= target,
                     )
 
 
