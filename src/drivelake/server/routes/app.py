@@ -123,11 +123,15 @@ def _videos(request: Request, where: str) -> list[dict[str, Any]]:
 
 @router.get("/drives/{drive_id}/videos", summary="A drive's videos and their place on its timeline")
 def drive_videos(request: Request, who: Admin, drive_id: str = DriveId) -> list[dict[str, Any]]:
+    """Each playable video comes with its signed link (``url``, ``expires``), so the player can
+    start loading it without another round trip."""
     drive_id = request.app.state.lake.resolve_drive_id(drive_id)
     out = []
     for v in sorted(_videos(request, f"drive_id = '{drive_id}'"), key=lambda v: v["start_s"] or 0):
         suffix = FilePath(v.pop("path") or "").suffix.lstrip(".").lower()
         v["playable"] = suffix in _MEDIA and v["codec"] in ("h264", "vp8", "vp9", "av1")
+        if v["playable"]:
+            v |= _signed_link(request, v["video_id"])
         out.append(jsonable(v))
     return out
 
@@ -136,14 +140,19 @@ def _media_signature(request: Request, video_id: str, expires: int) -> str:
     return sign(request.app.state.sharing.secret, f"media|{video_id}|{expires}".encode())
 
 
-@router.get("/videos/{video_id}/url", summary="A signed, short-lived URL of a video file")
-def video_url(request: Request, who: Admin, video_id: str = VideoId) -> dict[str, Any]:
-    """Video elements cannot send an API key, so the player gets a URL signed for a while."""
-    if not _videos(request, f"video_id = '{video_id}'"):
-        raise HTTPException(404, f"no video {video_id!r}")
+def _signed_link(request: Request, video_id: str) -> dict[str, Any]:
     expires = int(time.time()) + MEDIA_TTL_S
     sig = _media_signature(request, video_id, expires)
     return {"url": f"/api/app/media/{video_id}?expires={expires}&sig={sig}", "expires": expires}
+
+
+@router.get("/videos/{video_id}/url", summary="A signed, short-lived URL of a video file")
+def video_url(request: Request, who: Admin, video_id: str = VideoId) -> dict[str, Any]:
+    """Video elements cannot send an API key, so the player gets a URL signed for a while (a
+    fresh one here once the link from the drive's video list has expired)."""
+    if not _videos(request, f"video_id = '{video_id}'"):
+        raise HTTPException(404, f"no video {video_id!r}")
+    return _signed_link(request, video_id)
 
 
 @router.get(

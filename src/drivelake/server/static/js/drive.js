@@ -135,9 +135,19 @@ export async function render(view, { parts, params, session, data }) {
 
   async function show(v, at) {
     current = v;
-    const { url } = await get(`/api/app/videos/${v.video_id}/url`);
-    video.src = url;
-    await new Promise((resolve) => video.addEventListener("loadedmetadata", resolve, { once: true }));
+    // The video list signs each link for hours; past that, ask for a fresh one.
+    const fresh = v.url && v.expires * 1000 > Date.now() + 60_000;
+    video.src = fresh ? v.url : (await get(`/api/app/videos/${v.video_id}/url`)).url;
+    const loaded = await new Promise((resolve) => {
+      video.addEventListener("loadedmetadata", () => resolve(true), { once: true });
+      video.addEventListener("error", () => resolve(false), { once: true });
+    });
+    if (!loaded) {
+      // The plots and the map still follow the timeline player.
+      current = null;
+      replace(media, state("error", "This video could not be loaded; the plots and the map follow the timeline player."));
+      return;
+    }
     video.currentTime = Math.max(0, at - videoStart(v));
   }
 
@@ -192,8 +202,12 @@ export async function render(view, { parts, params, session, data }) {
   playButton.addEventListener("click", togglePlay);
   scrub.addEventListener("input", () => seek(Number(scrub.value)));
 
+  // The video starts loading now, while the plots and the map are drawn; the page is ready once
+  // it is at the start time (awaited at the end).
+  let opening = null;
   if (playable.length) {
     media.append(video);
+    opening = show(videoAt(startAt) || playable[0], startAt);
   } else {
     const why = share
       ? "Video is not shared through the API (partners receive anonymised clips in export bundles)."
@@ -400,7 +414,7 @@ export async function render(view, { parts, params, session, data }) {
   });
   resize.observe(plots);
 
-  if (playable.length) await show(videoAt(startAt) || playable[0], startAt);
+  await opening;
   t = Math.min(startAt, duration);
   moveCursor();
   view.dataset.state = "ready";
