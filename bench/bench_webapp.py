@@ -1,22 +1,24 @@
 """Web app load times in headless Chromium: the fleet page at 10,000 drives / 100,000 events, and
-a drive page (15 min at 100 Hz, with events).
+two drive pages (15 min at 100 Hz with events; 2 min with a dashcam video).
 
     .venv/bin/python bench/bench_webapp.py [--drives 10000] [--events 100000] [--fresh 5]
                                            [--runs 3] [--compare OTHER_CHECKOUT/src]
 
 Catalogue and event rows are generated straight into a fresh lake with the project's schemas
-(``drives``, ``events`` and ``event_runs``, as a detector run writes them), plus one synthetic
-drive ingested and detected for the drive page. Each page is measured on fresh ``drivelake
-serve`` processes: one load as soon as a server answers (while it warms its caches in the
-background: :mod:`drivelake.server.warmup`); then, once the server says it is warm, ``--fresh``
-first loads, each in a fresh browser profile (nothing cached: what a user opening a link meets),
-and ``--runs`` loads in one profile (the browser warm). The targets are judged on the worst of
-those. With ``--compare`` the trees' fresh loads alternate, so both meet the same moments of a
-noisy machine. Two clocks: the wall time from ``page.goto`` until Playwright sees the page mark
-itself usable (the fleet map drawn with its clusters, counts and histogram; the drive's plots,
-video-less player and map drawn), which the targets are judged on, and the page's own clock from
+(``drives``, ``events`` and ``event_runs``, as a detector run writes them), plus one synthetic drive
+ingested and detected for the drive page, and a 2-minute one with a dashcam video (its page opens at
+the harsh brake, ready once the video is there). Each page is measured on fresh ``drivelake serve``
+processes: one load as soon as a server answers (while it warms its caches in the background:
+:mod:`drivelake.server.warmup`); then, once the server says it is warm, ``--fresh`` first loads,
+each in a fresh browser profile (nothing cached: what a user opening a link meets), and ``--runs``
+loads in one profile (the browser warm). The targets are judged on the worst of those. With
+``--compare`` the trees' fresh loads alternate, so both meet the same moments of a noisy machine.
+Two clocks: the wall time from ``page.goto`` until Playwright sees the page mark itself usable (the
+fleet map drawn with its clusters, counts and histogram; the drive's plots, player (the video at its
+start time) and map drawn), which the targets are judged on, and the page's own clock from
 navigation to the first frame painted after that mark (without Playwright's polling, which on a
-loaded 2-CPU machine adds 0.1-0.5 s)."""
+loaded 2-CPU machine adds 0.1-0.5 s).
+"""
 
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ import pyarrow as pa
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import report
-from test_webapp import CHROMIUM, CHROMIUM_ARGS, serve
+from test_webapp import CHROMIUM, CHROMIUM_ARGS, ingest_video_drive, serve
 
 FLEET_TARGET_S = 2.0
 DRIVE_TARGET_S = 1.0
@@ -77,6 +79,7 @@ def fleet_lake(root: Path, drives: int, events: int, seed: int = 0):
     real.write_csv(root / "real.csv")
     real_id = lake.ingest([root / "real.csv"], vehicle_id="real-01").drive_ids[0]
     run_id = detect(lake, [real_id])["run_id"]
+    video_id = ingest_video_drive(lake, root / "video-drive")
 
     rng = np.random.default_rng(seed)
     t0 = int(datetime(2024, 1, 1, tzinfo=UTC).timestamp() * 1e9)
@@ -133,7 +136,7 @@ def fleet_lake(root: Path, drives: int, events: int, seed: int = 0):
     lake.append("event_runs", pa.table(runs, schema=RUNS), message="bench runs")
     from drivelake.share import Sharing
 
-    return lake, real_id, Sharing(lake).create_key(admin=True).token
+    return lake, (real_id, video_id), Sharing(lake).create_key(admin=True).token
 
 
 def warmed(base: str, key: str, timeout_s: float = 120) -> float:
@@ -241,7 +244,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         made = time.perf_counter()
-        lake, real_id, key = fleet_lake(root, args.drives, args.events)
+        lake, (real_id, video_id), key = fleet_lake(root, args.drives, args.events)
+        from drivelake.events import events
+
+        brake_s = events(lake, video_id, "harsh_brake")["start_s"][0].as_py()
         print(
             f"lake: {args.drives:,} drives, {args.events:,} events generated in "
             f"{time.perf_counter() - made:.1f} s",
@@ -256,6 +262,10 @@ def main() -> None:
             ),
             "drive page, 15 min at 100 Hz with events": (
                 (f"drive/{real_id}", DRIVE_READY),
+                DRIVE_TARGET_S,
+            ),
+            "drive page with video (2 min, 320x192 H.264), opened at its harsh brake": (
+                (f"drive/{video_id}?t={brake_s:.1f}", DRIVE_READY),
                 DRIVE_TARGET_S,
             ),
         }

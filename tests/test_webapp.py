@@ -56,13 +56,37 @@ class World:
     embedded: bool
 
 
+def ingest_video_drive(lake, folder: Path) -> str:
+    """A 2-minute synthetic drive (a harsh brake and a turn) with its 320x192 H.264 dashcam
+    video, ingested as vehicle ``VIDEO_VEHICLE`` and detected; its drive id."""
+    from drivelake.events import detect
+    from drivelake.synth import synth_drive
+    from drivelake.video.synth import write_synthetic_video
+
+    drive = synth_drive(seed=7, minutes=2.0, rate_hz=50, harsh=["harsh_brake", "harsh_turn"])
+    folder.mkdir(parents=True)
+    drive.write_csv(folder / "trip.csv")
+    n = round(drive.duration_s * FPS)
+    speed = np.interp(np.arange(n) / FPS, drive.t_s, drive.speed_mps)
+    write_synthetic_video(
+        folder / "trip.mp4",
+        seconds=n / FPS,
+        fps=FPS,
+        width=320,
+        height=192,
+        gop=FPS,
+        speed_px=speed / 2,
+    )
+    report = lake.ingest([folder], vehicle_id=VIDEO_VEHICLE)
+    assert report.ok, report.results
+    detect(lake, report.drive_ids)
+    return report.drive_ids[0]
+
+
 def build(root: Path, demo_drives: int = 3) -> World:
     import drivelake
-    from drivelake.events import detect
     from drivelake.share import Sharing
-    from drivelake.synth import synth_drive
     from drivelake.video.stage import process_drive
-    from drivelake.video.synth import write_synthetic_video
 
     lake_dir = root / "lake"
     subprocess.run(
@@ -70,27 +94,8 @@ def build(root: Path, demo_drives: int = 3) -> World:
         check=True,
         capture_output=True,
     )
-    drive = synth_drive(seed=7, minutes=2.0, rate_hz=50, harsh=["harsh_brake", "harsh_turn"])
-    folder = root / "video-drive"
-    folder.mkdir(parents=True)
-    drive.write_csv(folder / "trip.csv")
-    fps = FPS
-    n = round(drive.duration_s * fps)
-    speed = np.interp(np.arange(n) / fps, drive.t_s, drive.speed_mps)
-    write_synthetic_video(
-        folder / "trip.mp4",
-        seconds=n / fps,
-        fps=fps,
-        width=320,
-        height=192,
-        gop=fps,
-        speed_px=speed / 2,
-    )
     lake = drivelake.open(lake_dir)
-    report = lake.ingest([folder], vehicle_id=VIDEO_VEHICLE)
-    assert report.ok, report.results
-    video_drive = report.drive_ids[0]
-    detect(lake, [video_drive])
+    video_drive = ingest_video_drive(lake, root / "video-drive")
     process_drive(lake, video_drive)  # denser frames around the events just found
     embedded = embed_frames(lake, root / "clip")
     sharing = Sharing(lake)
