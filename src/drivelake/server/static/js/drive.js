@@ -54,20 +54,45 @@ function bisect(xs, x) {
 /** The plot and map libraries (200 kB of minified JS to compile): uPlot, and Leaflet's {L, createMap}. */
 const libraries = () => Promise.all([vendored("uplot/uPlot.iife.min.js", "uPlot"), import("./mapview.js")]);
 
-/** The drive page's five requests. The shell starts them as soon as it knows the route, side by
- * side with the session check (`data` in render), so the page waits for one round trip less; the
- * libraries start then too, to compile while the browser waits for the answers. */
+/** Where a video starts on the drive's timeline (s). */
+const videoStart = (v) => (v.start_s || 0) + (v.offset_s || 0);
+
+/** The playable video that covers drive time `x`, or null. */
+const videoAt = (videos, x) => videos.find((v) => v.playable && x >= videoStart(v) && x < videoStart(v) + v.duration_s) || null;
+
+/** Point `video` at `url`: true once its metadata has loaded, false if it cannot be played. */
+function loadVideo(video, url) {
+  video.src = url;
+  return new Promise((resolve) => {
+    video.addEventListener("loadedmetadata", () => resolve(true), { once: true });
+    video.addEventListener("error", () => resolve(false), { once: true });
+  });
+}
+
+/** The player, loading the video at the start time as soon as the drive's video list is in:
+ * the file is fetched while the rest of the data arrives and the page is drawn. */
+function openPlayer(videos, startAt) {
+  const video = el("video#player", { controls: true, muted: true, playsinline: true, preload: "auto", "aria-label": "Drive video" });
+  const first = videoAt(videos, startAt) || videos.find((v) => v.playable) || null;
+  return { video, first, loaded: first ? loadVideo(video, first.url) : null };
+}
+
+/** The drive page's five requests (and its player). The shell starts them as soon as it knows
+ * the route, side by side with the session check (`data` in render), so the page waits for one
+ * round trip less; the libraries start then too, to compile while the browser waits. */
 export function load({ parts, params }) {
   libraries();
   const driveId = parts[0];
   const share = params.get("share");
   const base = share ? `/api/shares/${share}/drives/${driveId}` : `/api/drives/${driveId}`;
+  const videos = share ? Promise.resolve([]) : get(`/api/app/drives/${driveId}/videos`);
   return Promise.all([
     get(base),
     get(`${base}/plot`, { width: Math.round(plotWidth()) }),
     get(`${base}/events`),
-    share ? [] : get(`/api/app/drives/${driveId}/videos`),
+    videos,
     share ? [] : get(`/api/app/drives/${driveId}/tags`),
+    videos.then((list) => openPlayer(list, Number(params.get("t")) || 0)),
   ]);
 }
 
@@ -75,14 +100,13 @@ export async function render(view, { parts, params, session, data }) {
   const driveId = parts[0];
   const share = params.get("share");
   view.dataset.state = "loading";
-  const [[uPlot, { L, createMap }], [drive, plotted, events, videos, tags]] = await Promise.all([
+  const [[uPlot, { L, createMap }], [drive, plotted, events, videos, tags, player]] = await Promise.all([
     libraries(),
     data || load({ parts, params }),
   ]);
   const byStream = plotted.streams;
   const lastT = Math.max(0, ...Object.values(byStream).map((s) => s.t_s[s.t_s.length - 1] || 0));
   const duration = drive.duration_s || lastT;
-  const playable = videos.filter((v) => v.playable);
   const startAt = Number(params.get("t")) || 0;
 
   // ---------------------------------------------------------------- layout
@@ -96,7 +120,7 @@ export async function render(view, { parts, params, session, data }) {
       [drive.vehicle_id || drive.vehicle || "unknown vehicle", when(drive.start_utc), clock(duration), km(drive.distance_m)].join(" · "),
     ),
   );
-  const video = el("video#player", { controls: true, muted: true, playsinline: true, preload: "auto", "aria-label": "Drive video" });
+  const { video } = player;
   const media = el("div.media");
   const timeLabel = el("output.time", { "aria-live": "off" });
   const scrub = el("input.scrub", { type: "range", min: 0, max: duration, step: 0.1, value: 0, "aria-label": "Time in drive (seconds)" });
@@ -130,18 +154,13 @@ export async function render(view, { parts, params, session, data }) {
   let ticking = false;
   let timerPlaying = false;
   let lastFrame = 0;
-  const videoStart = (v) => (v.start_s || 0) + (v.offset_s || 0);
-  const videoAt = (x) => playable.find((v) => x >= videoStart(v) && x < videoStart(v) + v.duration_s) || null;
 
-  async function show(v, at) {
+  /** Show video `v` at drive time `at`; `loading`: its load, when already started. */
+  async function show(v, at, loading = null) {
     current = v;
     // The video list signs each link for hours; past that, ask for a fresh one.
     const fresh = v.url && v.expires * 1000 > Date.now() + 60_000;
-    video.src = fresh ? v.url : (await get(`/api/app/videos/${v.video_id}/url`)).url;
-    const loaded = await new Promise((resolve) => {
-      video.addEventListener("loadedmetadata", () => resolve(true), { once: true });
-      video.addEventListener("error", () => resolve(false), { once: true });
-    });
+    const loaded = await (loading || loadVideo(video, fresh ? v.url : (await get(`/api/app/videos/${v.video_id}/url`)).url));
     if (!loaded) {
       // The plots and the map still follow the timeline player.
       current = null;
@@ -153,7 +172,7 @@ export async function render(view, { parts, params, session, data }) {
 
   async function seek(x) {
     t = Math.min(Math.max(0, x), duration);
-    const v = videoAt(t);
+    const v = videoAt(videos, t);
     if (v && v !== current) await show(v, t);
     else if (v) video.currentTime = t - videoStart(v);
     moveCursor();
@@ -202,12 +221,12 @@ export async function render(view, { parts, params, session, data }) {
   playButton.addEventListener("click", togglePlay);
   scrub.addEventListener("input", () => seek(Number(scrub.value)));
 
-  // The video starts loading now, while the plots and the map are drawn; the page is ready once
-  // it is at the start time (awaited at the end).
+  // The video has been loading since its list arrived; the page is ready once it is at the
+  // start time (awaited at the end, after the plots and the map are drawn).
   let opening = null;
-  if (playable.length) {
+  if (player.first) {
     media.append(video);
-    opening = show(videoAt(startAt) || playable[0], startAt);
+    opening = show(player.first, startAt, player.loaded);
   } else {
     const why = share
       ? "Video is not shared through the API (partners receive anonymised clips in export bundles)."
