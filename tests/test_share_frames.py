@@ -191,6 +191,21 @@ def test_frame_cache_keeps_the_recently_used_within_its_bound(tmp_path):
     assert sum(p.stat().st_size for p in (tmp_path / "frames").rglob("*.jpg")) <= 250
 
 
+def test_a_full_frame_cache_is_not_rescanned_on_every_write(tmp_path, monkeypatch):
+    from drivelake.share.frame_cache import FrameCache
+
+    cache = FrameCache(tmp_path / "frames", max_bytes=1000)
+    scans = []
+    prune = cache.prune
+    monkeypatch.setattr(cache, "prune", lambda keep: scans.append(keep) or prune(keep))
+    for i in range(150):  # 1,500 bytes of 10-byte frames through a 1,000-byte cache
+        cache.fetch("c", f"f{i}", lambda: bytes(10))
+    held = sum(p.stat().st_size for p in (tmp_path / "frames").rglob("*.jpg"))
+    assert 900 <= held <= 1000
+    assert len(scans) <= 1 + 50 // 10 + 1, scans  # the first count, then once per 100 bytes
+    assert (tmp_path / "frames" / "c" / "f149.jpg").exists()  # the newest stays
+
+
 @pytest.mark.parametrize(
     "frame_id",
     ["..%2F..%2F_share%2Fsecret", "%2e%2e", "..", "x%00y", "-000001", "ffffffffffff-000000"],

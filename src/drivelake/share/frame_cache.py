@@ -13,7 +13,9 @@ the bound, the least recently used entries are deleted. An entry's modification 
 last use (set when it is written and each time it is read; content never changes, and access
 times are not kept on most mounts). What the cache holds is counted once by a scan and then
 kept up to date in memory, and scanned again whenever the count passes the bound, so entries
-other processes wrote are counted before anything is deleted.
+other processes wrote are counted before anything is deleted. A scan then deletes down to
+:data:`LOW_WATER` of the bound, not just under it: a full cache is rescanned once per tenth of
+its size written, not on every write.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from pathlib import Path
 _NAME = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,160}$")
 #: The default bound of a lake's redacted-frame cache.
 MAX_BYTES = 2 << 30
+#: A scan over the bound deletes down to this fraction of it.
+LOW_WATER = 0.9
 
 
 class FrameCache:
@@ -66,11 +70,13 @@ class FrameCache:
         with self._lock:
             if self._bytes is not None:
                 self._bytes += size
-            if self._bytes is None or self._bytes > self.max_bytes:
-                self._bytes = self.prune()
+            if self._bytes is None:
+                self._bytes = self.prune(self.max_bytes)
+            if self._bytes > self.max_bytes:
+                self._bytes = self.prune(int(self.max_bytes * LOW_WATER))
 
-    def prune(self) -> int:
-        """Delete the least recently used entries until at most ``max_bytes`` are held; the
+    def prune(self, keep: int) -> int:
+        """Delete the least recently used entries until at most ``keep`` bytes are held; the
         bytes held after."""
         entries = []
         for path in self.root.glob("*/*.jpg"):
@@ -81,7 +87,7 @@ class FrameCache:
             entries.append((stat.st_mtime_ns, stat.st_size, path))
         held = sum(size for _, size, _ in entries)
         for _, size, path in sorted(entries):
-            if held <= self.max_bytes:
+            if held <= keep:
                 break
             path.unlink(missing_ok=True)
             held -= size
