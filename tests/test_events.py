@@ -364,6 +364,31 @@ def test_speeding_per_geofence_names_the_zone(lake, tmp_path):
     assert covered[fast].mean() > 0.9
 
 
+def test_confidence_is_the_share_of_the_acceleration_the_frame_free_norm_confirms():
+    """Three 2 s accelerations of 0.3 g in the estimated frame; the specific-force norm rises by
+    all, 70 % and 30 % of what that demands (``sqrt(g² + h²) - g``, which the detector takes as
+    ``h² / 2g``). The first is certain, the second is kept with confidence 0.7, the third is a
+    frame artefact and dropped."""
+    from drivelake.events.detectors import longitudinal
+    from drivelake.signals.gravity import STANDARD_GRAVITY as G
+    from drivelake.signals.motion import Motion
+
+    rate, n = 10.0, 900
+    accel, excess = np.zeros((n, 3)), np.zeros(n)
+    h = 0.3 * G
+    for start, share in ((100, 1.0), (400, 0.7), (700, 0.3)):
+        accel[start : start + 20, 0] = h
+        excess[start : start + 20] = share * h**2 / (2 * G)
+    zeros = np.zeros(n)
+    m = Motion(rate, accel, zeros, excess, zeros, zeros, zeros, None, calibration=None)
+    found = longitudinal(m, load_config().thresholds("car"))
+    assert [(c.type, c.i0 // 100) for c in found] == [
+        ("harsh_acceleration", 1),
+        ("harsh_acceleration", 4),
+    ]
+    assert [round(c.confidence, 2) for c in found] == [1.0, 0.7]
+
+
 def test_a_potholes_rear_axle_echo_is_the_same_pothole():
     """Front and rear wheels cross one hole a wheelbase apart: one pothole. A second hole two
     seconds on is its own; a run of jolts pairs at most two of them."""

@@ -97,13 +97,19 @@ def span_sums(
     return r[0::2], np.where(s[1:] > e[:-1], gaps, 0)
 
 
+#: A manoeuvre is kept when the norm's rise is at least this share of what its ``h`` demands.
+MIN_SUPPORT = 0.5
+
+
 class _Norms:
-    """What the frame-invariant check reads, summed per span (see :meth:`real`).
+    """What the frame-invariant check reads, summed per span (see :meth:`support`).
 
     The specific-force norm does not depend on orientation, and a real horizontal acceleration
     ``h`` raises it to ``sqrt(g² + h²)``: over a span, the summed norm rise must be at least
-    half what the summed ``h²`` demands. ``core`` (a mask) limits the sums to where the signal
-    is above threshold, so the tail of a real event does not vouch for an artefact after it.
+    :data:`MIN_SUPPORT` of what the summed ``h²`` demands. ``core`` (a mask) limits the sums to
+    where the signal is above threshold, so the tail of a real event does not vouch for an
+    artefact after it. The share, capped at 1, is the event's confidence: how much of the
+    acceleration the estimated frame shows the frame-independent norm confirms.
     """
 
     def __init__(self, m: Motion):
@@ -115,18 +121,21 @@ class _Norms:
             h2, excess = np.where(ok, h2, 0.0), np.where(ok, excess, 0.0)
         self.h2, self.excess = h2, excess
 
-    def real(
+    def support(
         self, s: np.ndarray, e: np.ndarray, core: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Per span and per span-gap-span pair ``[s_k, e_{k+1})``: is the norm's rise real?"""
+        """Per span and per span-gap-span pair ``[s_k, e_{k+1})``: the norm's rise over what
+        the frame's horizontal acceleration demands (``inf`` where it demands nothing)."""
         excess, h2 = self.excess, self.h2
         if core is not None:
             excess, h2 = excess * core, h2 * core
         rise, rise_gap = span_sums(excess, s, e)
         h2, h2_gap = span_sums(h2, s, e)
-        single = rise >= 0.5 * h2 / (2 * G)
         pair_rise = rise[:-1] + rise_gap + rise[1:]
-        pair = pair_rise >= 0.5 * (h2[:-1] + h2_gap + h2[1:]) / (2 * G)
+        pair_h2 = h2[:-1] + h2_gap + h2[1:]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            single = np.where(h2 > 0, rise * (2 * G) / h2, np.inf)
+            pair = np.where(pair_h2 > 0, pair_rise * (2 * G) / pair_h2, np.inf)
         return single, pair
 
 
@@ -146,14 +155,14 @@ def longitudinal(m: Motion, cfg: dict) -> list[Candidate]:
         s, e = np.array(spans).T
         x = fwd if sign > 0 else -fwd
         norms = norms or _Norms(m)
-        real, _ = norms.real(s, e, x >= thr * G)
+        support, _ = norms.support(s, e, x >= thr * G)
         peaks, _ = span_sums(x, s, e, np.fmax)
         out += [
-            Candidate(kind, i0, i1, peak, "m/s^2", thr * G)
+            Candidate(kind, i0, i1, peak, "m/s^2", thr * G, confidence=min(1.0, ok))
             for i0, i1, peak, ok in zip(
-                s.tolist(), e.tolist(), peaks.tolist(), real.tolist(), strict=True
+                s.tolist(), e.tolist(), peaks.tolist(), support.tolist(), strict=True
             )
-            if ok
+            if ok >= MIN_SUPPORT
         ]
     return out
 
@@ -190,7 +199,7 @@ def lateral(m: Motion, cfg: dict) -> list[Candidate]:
     strong = np.where(sign > 0, left, right).tolist()
     wide, wide_gap = span_sums(np.abs(y) >= lc, s, e)
     strong_pair = (wide[:-1] + wide_gap + wide[1:]).tolist()
-    real, real_pair = (r.tolist() for r in _Norms(m).real(s, e))
+    support, support_pair = (r.tolist() for r in _Norms(m).support(s, e))
     s, e, sign = s.tolist(), e.tolist(), sign.tolist()
     used = set()
     for k in range(len(s)):
@@ -201,16 +210,24 @@ def lateral(m: Motion, cfg: dict) -> list[Candidate]:
             pair
             and abs(turned_pair[k]) <= cfg["lane_change_max_heading_deg"]
             and strong_pair[k] >= min_len
-            and real_pair[k]
+            and support_pair[k] >= MIN_SUPPORT
         ):
             side = _side(sign[k])
             peak2 = max(peak[k], peak[k + 1])
-            out.append(Candidate("harsh_lane_change", s[k], e[k + 1], peak2, "m/s^2", lc, side))
+            sure = min(1.0, support_pair[k])
+            out.append(
+                Candidate("harsh_lane_change", s[k], e[k + 1], peak2, "m/s^2", lc, side, sure)
+            )
             used.add(k + 1)
             continue
-        if abs(turned[k]) >= cfg["turn_min_heading_deg"] and strong[k] >= min_len and real[k]:
+        if (
+            abs(turned[k]) >= cfg["turn_min_heading_deg"]
+            and strong[k] >= min_len
+            and support[k] >= MIN_SUPPORT
+        ):
             side = _side(np.sign(turned[k]))
-            out.append(Candidate("harsh_turn", s[k], e[k], peak[k], "m/s^2", turn, side))
+            sure = min(1.0, support[k])
+            out.append(Candidate("harsh_turn", s[k], e[k], peak[k], "m/s^2", turn, side, sure))
     return _merge_double_lane_changes(out, y, int(cfg["double_lane_change_gap_s"] * m.rate_hz))
 
 
@@ -220,7 +237,7 @@ def _merge_double_lane_changes(cands: list[Candidate], y: np.ndarray, gap: int) 
     Out-and-back (a swerve, ISO 3888's double lane change, or positioning in one lane before a
     change to the other) is one event, not two: it spans both halves and takes the direction of
     the harsher half, judged by its mean-square lateral acceleration (the energy of the
-    manoeuvre, less sensitive to a single sample than the peak).
+    manoeuvre, less sensitive to a single sample than the peak), and the lower confidence.
     """
     out: list[Candidate] = []
     merged: list[bool] = []
@@ -235,7 +252,14 @@ def _merge_double_lane_changes(cands: list[Candidate], y: np.ndarray, gap: int) 
         ):
             harsh = max(prev, c, key=lambda k: float(np.nanmean(y[k.i0 : k.i1] ** 2)))
             out[-1] = Candidate(
-                c.type, prev.i0, c.i1, max(prev.peak, c.peak), c.unit, c.threshold, harsh.direction
+                c.type,
+                prev.i0,
+                c.i1,
+                max(prev.peak, c.peak),
+                c.unit,
+                c.threshold,
+                harsh.direction,
+                min(prev.confidence, c.confidence),
             )
             merged[-1] = True
             continue
