@@ -238,6 +238,28 @@ def test_bad_input_is_not_analysable_and_yields_no_events(rate, seconds, saturat
     assert "no speed source" in cover["speeding"][1]
 
 
+def test_a_sensor_gap_stays_a_gap_unless_the_config_allows_bridging_it():
+    import pyarrow.compute as pc
+
+    from drivelake.events.store import analyse
+
+    streams = _imu_table(100, 120)
+    keep = [
+        t.filter(pc.or_(pc.less(t["t_ns"], 40e9), pc.greater(t["t_ns"], 45e9)))
+        for t in (streams["accel"], streams["gyro"])
+    ]
+    streams["accel"], streams["gyro"] = keep
+    cfg = load_config().thresholds("car")
+    for max_gap_s, bridged in ((cfg["max_gap_s"], False), (10.0, True)):
+        _, motion, grid = analyse(
+            {"source_frame": "device"}, streams, cfg | {"max_gap_s": max_gap_s}
+        )
+        inside = (grid > 41e9) & (grid < 44e9)
+        assert inside.sum() >= 25
+        assert np.isfinite(motion.accel[inside]).all() == bridged, max_gap_s
+        assert np.isfinite(motion.accel[grid < 39e9]).all()  # and the rest is untouched
+
+
 def test_detect_is_idempotent_and_a_new_config_is_a_new_run(lake, tmp_path):
     from drivelake.synth import generate_fleet
 

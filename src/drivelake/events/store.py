@@ -226,8 +226,8 @@ def analyse(drive: dict, streams: dict[str, pa.Table | None], cfg: dict):
     rate = max(ANALYSIS_HZ, ANALYSIS_HZ * round(median_rate_hz(t_a) / ANALYSIS_HZ))
     grid = uniform_grid(max(t_a[0], t_g[0]), min(t_a[-1], t_g[-1]), rate)
     vec = lambda t, cols: np.stack([t.column(c).to_numpy(zero_copy_only=False) for c in cols], 1)  # noqa: E731
-    a = resample(t_a, vec(accel, ("ax", "ay", "az")), grid, max_gap_s=cfg.get("max_gap_s", 0.5))
-    g = resample(t_g, vec(gyro, ("gx", "gy", "gz")), grid, max_gap_s=cfg.get("max_gap_s", 0.5))
+    a = resample(t_a, vec(accel, ("ax", "ay", "az")), grid, max_gap_s=cfg["max_gap_s"])
+    g = resample(t_g, vec(gyro, ("gx", "gy", "gz")), grid, max_gap_s=cfg["max_gap_s"])
     tracked = drive["source_frame"] == FRAME_EARTH_ENU
     motion = vehicle_motion(a, g, rate, heading_tracked=tracked, **peak_floors(cfg))
     factor = round(rate / motion.rate_hz)
@@ -236,7 +236,9 @@ def analyse(drive: dict, streams: dict[str, pa.Table | None], cfg: dict):
     if speed_src is not None:
         t_s = speed_src.column("t_ns").to_numpy()
         v = speed_src.column("speed_mps").to_numpy(zero_copy_only=False).astype(float)
-        motion.speed = fuse_speed(t_s, v, grid10, motion.accel[:, 0])
+        motion.speed = fuse_speed(
+            t_s, v, grid10, motion.accel[:, 0], max_gap_s=cfg["speed_max_gap_s"]
+        )
     return cover, motion, grid10
 
 
