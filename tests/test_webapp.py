@@ -403,6 +403,20 @@ def test_tags_and_notes_are_saved_as_data(browser, server, world):
     assert [(g["text"], g["t_s"]) for g in tags] == [("glare at the junction", 12.0)]
 
 
+def test_a_video_that_cannot_load_leaves_the_timeline_player(browser, server, world):
+    page = signed_in(browser, server, world.admin_key)
+    page.route("**/api/app/media/**", lambda route: route.fulfill(status=404, body="gone"))
+    page.goto(f"{server}/#/drive/{world.video_drive}?t=20")
+    page.wait_for_selector(".page-drive[data-state=ready]")
+    assert "could not be loaded" in page.inner_text(".media")
+    assert page.locator("#player").count() == 0
+    page.click(".transport button")  # the timeline player runs the plots instead
+    page.wait_for_timeout(600)
+    page.click(".transport button")
+    assert float(page.get_attribute("#plots", "data-cursor-t")) > 20.2
+    assert not page.errors, page.errors
+
+
 def test_search_results_go_into_a_dataset(browser, server, world):
     from drivelake.curate import datasets
 

@@ -60,6 +60,13 @@ const videoStart = (v) => (v.start_s || 0) + (v.offset_s || 0);
 /** The playable video that covers drive time `x`, or null. */
 const videoAt = (videos, x) => videos.find((v) => v.playable && x >= videoStart(v) && x < videoStart(v) + v.duration_s) || null;
 
+/** A video's signed link: the one its list came with, or a fresh one once that has expired
+ * (links are signed for hours; a page can stay open longer). */
+async function signedUrl(v) {
+  if (v.url && v.expires * 1000 > Date.now() + 60_000) return v.url;
+  return (await get(`/api/app/videos/${v.video_id}/url`)).url;
+}
+
 /** Point `video` at `url`: true once its metadata has loaded, false if it cannot be played. */
 function loadVideo(video, url) {
   video.src = url;
@@ -158,15 +165,14 @@ export async function render(view, { parts, params, session, data }) {
   /** Show video `v` at drive time `at`; `loading`: its load, when already started. */
   async function show(v, at, loading = null) {
     current = v;
-    // The video list signs each link for hours; past that, ask for a fresh one.
-    const fresh = v.url && v.expires * 1000 > Date.now() + 60_000;
-    const loaded = await (loading || loadVideo(video, fresh ? v.url : (await get(`/api/app/videos/${v.video_id}/url`)).url));
+    const loaded = await (loading || loadVideo(video, await signedUrl(v)));
     if (!loaded) {
       // The plots and the map still follow the timeline player.
       current = null;
       replace(media, state("error", "This video could not be loaded; the plots and the map follow the timeline player."));
       return;
     }
+    if (!video.isConnected) replace(media, video); // after another video failed
     video.currentTime = Math.max(0, at - videoStart(v));
   }
 
