@@ -277,6 +277,16 @@ def test_detect_is_idempotent_and_a_new_config_is_a_new_run(lake, tmp_path):
     assert other["run_id"] != first["run_id"] and other["processed"] == 1
     old = events(lake, run_id=first["run_id"])
     assert old.num_rows == rows
+    # one drive's events, as the API and the drive page read them: the latest run's only
+    from drivelake.share.views import LakeView
+
+    drive = lake.drives()["drive_id"][0].as_py()
+    latest = events(lake, drive)
+    assert set(latest["run_id"].to_pylist()) == {other["run_id"]}
+    assert latest.num_rows == events(lake).num_rows  # the whole lake's join agrees
+    assert latest["start_s"].to_pylist() == sorted(latest["start_s"].to_pylist())
+    assert LakeView(lake).events(drive)["event_id"].to_pylist() == latest["event_id"].to_pylist()
+    assert events(lake, drive, run_id=first["run_id"]).num_rows == rows
 
 
 def test_roughness_index_measures_the_road_vibration_per_100_m():

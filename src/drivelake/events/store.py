@@ -335,13 +335,13 @@ def events(
             raise InputError(
                 "--type", f"unknown event type {type!r}; choose from {', '.join(TYPES)}"
             )
-        where.append(f"t.type = '{type}'")
-    return _of_runs(lake, "events", EVENTS, drive_id, run_id, where, "t.start_s")
+        where.append(f"type = '{type}'")
+    return _of_runs(lake, "events", EVENTS, drive_id, run_id, where, "start_s")
 
 
 def roughness(lake: Lake, drive_id: str | None = None, run_id: str | None = None) -> pa.Table:
     """Road roughness per segment, of committed runs; without ``run_id``, each drive's latest."""
-    return _of_runs(lake, "roughness", ROUGHNESS, drive_id, run_id, [], "t.segment")
+    return _of_runs(lake, "roughness", ROUGHNESS, drive_id, run_id, [], "segment")
 
 
 def _of_runs(
@@ -353,20 +353,34 @@ def _of_runs(
     where: list[str],
     order: str,
 ) -> pa.Table:
-    """Rows of ``table`` from committed runs (``run_id``, or each drive's most recent one)."""
-    if lake.dataset(table) is None:
+    """Rows of ``table`` from committed runs (``run_id``, or each drive's most recent one).
+
+    ``where``: predicates over ``table``'s own columns; ``order``: the column rows are sorted
+    by within a drive. One drive's rows are two filtered Lance scans (its runs, then its rows of
+    the chosen run: what a page asks for); the whole lake's are one DuckDB join.
+    """
+    runs_table = lake.dataset("event_runs")
+    if lake.dataset(table) is None or runs_table is None:
         return schema.empty_table()
+    run_id = run_id.replace("'", "''") if run_id else None
     if drive_id:
-        where = [*where, f"t.drive_id = '{lake.resolve_drive_id(drive_id)}'"]
+        by_drive = f"drive_id = '{lake.resolve_drive_id(drive_id)}'"
+        chosen = f" AND run_id = '{run_id}'" if run_id else ""
+        runs = runs_table.to_table(columns=["run_id", "finished_at"], filter=by_drive + chosen)
+        if not runs.num_rows:
+            return schema.empty_table()
+        latest = runs.sort_by([("finished_at", "descending")])["run_id"][0].as_py()
+        cond = " AND ".join([by_drive, f"run_id = '{latest}'", *where])
+        return lake.dataset(table).to_table(filter=cond).sort_by(order)
     if run_id:
         runs = f"SELECT drive_id, run_id FROM event_runs WHERE run_id = '{run_id}'"
     else:
         runs = "SELECT drive_id, arg_max(run_id, finished_at) AS run_id FROM event_runs GROUP BY 1"
-    cond = " AND ".join(where) or "TRUE"
+    cond = " AND ".join(f"t.{w}" for w in where) or "TRUE"
     return lake.sql(
         f"SELECT t.* FROM {table} t SEMI JOIN ({runs}) r "
         f"ON t.drive_id = r.drive_id AND t.run_id = r.run_id WHERE {cond} "
-        f"ORDER BY t.drive_id, {order}"
+        f"ORDER BY t.drive_id, t.{order}"
     )
 
 

@@ -133,7 +133,11 @@ class LakeView:
         return self.limit(ds.to_table(filter=f"drive_id = '{_quote(self.drive_id(drive_id))}'"))
 
     def events(self, drive_id: str) -> pa.Table:
-        return self._per_drive("events", drive_id)
+        """The drive's events from its latest detector run, as ``drivelake events`` and the
+        fleet page count them (earlier runs stay in the lake for ``--run``)."""
+        from drivelake.events.store import events
+
+        return self.limit(events(self.lake, self.drive_id(drive_id)))
 
     def calibration(self, drive_id: str) -> list[dict[str, Any]]:
         """The drive's sensor -> vehicle rotation spans, for turning vectors on the server.
