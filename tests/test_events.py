@@ -287,6 +287,11 @@ def test_detect_is_idempotent_and_a_new_config_is_a_new_run(lake, tmp_path):
     assert latest["start_s"].to_pylist() == sorted(latest["start_s"].to_pylist())
     assert LakeView(lake).events(drive)["event_id"].to_pylist() == latest["event_id"].to_pylist()
     assert events(lake, drive, run_id=first["run_id"]).num_rows == rows
+    # and SQL: ``events`` is each drive's latest run, ``events_all`` every run
+    count = "SELECT count(*) AS n, count(DISTINCT run_id) AS runs FROM {}"
+    assert lake.sql(count.format("events")).to_pylist() == [{"n": latest.num_rows, "runs": 1}]
+    every = lake.sql(count.format("events_all")).to_pylist()
+    assert every == [{"n": latest.num_rows + rows, "runs": 2}]
 
 
 def test_roughness_index_measures_the_road_vibration_per_100_m():

@@ -77,6 +77,21 @@ _SIGNALS_VIEW = (
 )
 
 
+#: Tables a detector run writes (:mod:`drivelake.events.store`), one set of rows per run.
+_PER_RUN = ("events", "roughness")
+#: A per-run table's rows of the runs in ``runs`` (rows without a finished run are not shown).
+_RUN_ROWS = (
+    "SELECT t.* FROM _{table}_stored t SEMI JOIN ({runs}) r "
+    "ON t.drive_id = r.drive_id AND t.run_id = r.run_id"
+)
+#: Every finished run of every drive.
+_FINISHED_RUNS = "SELECT drive_id, run_id FROM event_runs"
+#: Each drive's most recent finished run.
+_LATEST_RUNS = (
+    "SELECT drive_id, arg_max(run_id, finished_at) AS run_id FROM event_runs GROUP BY drive_id"
+)
+
+
 def open(uri: str | os.PathLike[str] | None = None, *, create: bool = True) -> Lake:
     """Open the lake at ``uri`` (a folder or an object-store URI), creating it if needed.
 
@@ -417,19 +432,31 @@ class Lake:
         """A DuckDB connection with every table of the lake as a view of the same name.
 
         ``signals`` shows only rows of committed drives, with channels as floats in SI units.
+        ``events`` and ``roughness`` show each drive's latest committed detector run (a run with
+        another config is kept apart, not mixed in); ``events_all`` and ``roughness_all`` show
+        every committed run, with its ``run_id``. A lake with no ``event_runs`` (events imported
+        from elsewhere) shows them as stored.
         """
         import duckdb
 
         con = duckdb.connect()
-        for name in self.table_names():
+        names = self.table_names()
+        views = []
+        for name in names:
             ds = self.dataset(name)
             if ds is None:
                 continue
-            if name == "signals" and "drives" in self.table_names():
+            if name == "signals" and "drives" in names:
                 con.register("_signals_stored", ds)
-                con.execute(f"CREATE VIEW signals AS {_SIGNALS_VIEW}")
+                views.append(f"CREATE VIEW signals AS {_SIGNALS_VIEW}")
+            elif name in _PER_RUN and "event_runs" in names:
+                con.register(f"_{name}_stored", ds)
+                for view, runs in ((f"{name}_all", _FINISHED_RUNS), (name, _LATEST_RUNS)):
+                    views.append(f"CREATE VIEW {view} AS {_RUN_ROWS.format(table=name, runs=runs)}")
             else:
                 con.register(name, ds)
+        for view in views:  # once every table they read is registered
+            con.execute(view)
         return con
 
     def sql(self, query: str) -> pa.Table:

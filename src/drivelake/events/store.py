@@ -357,12 +357,19 @@ def _of_runs(
 
     ``where``: predicates over ``table``'s own columns; ``order``: the column rows are sorted
     by within a drive. One drive's rows are two filtered Lance scans (its runs, then its rows of
-    the chosen run: what a page asks for); the whole lake's are one DuckDB join.
+    the chosen run: what a page asks for); the whole lake's are a query of the lake's SQL views
+    (:meth:`drivelake.lake.Lake.connect`), which join the runs.
     """
-    runs_table = lake.dataset("event_runs")
-    if lake.dataset(table) is None or runs_table is None:
+    rows, runs_table = lake.dataset(table), lake.dataset("event_runs")
+    if rows is None:
         return schema.empty_table()
     run_id = run_id.replace("'", "''") if run_id else None
+    if runs_table is None:  # rows written without a detector run (imported): all of them
+        where = [*where, f"run_id = '{run_id}'"] if run_id else where
+        if drive_id:
+            where = [*where, f"drive_id = '{lake.resolve_drive_id(drive_id)}'"]
+        found = rows.to_table(filter=" AND ".join(where) or None)
+        return found.sort_by([("drive_id", "ascending"), (order, "ascending")])
     if drive_id:
         by_drive = f"drive_id = '{lake.resolve_drive_id(drive_id)}'"
         chosen = f" AND run_id = '{run_id}'" if run_id else ""
@@ -371,17 +378,12 @@ def _of_runs(
             return schema.empty_table()
         latest = runs.sort_by([("finished_at", "descending")])["run_id"][0].as_py()
         cond = " AND ".join([by_drive, f"run_id = '{latest}'", *where])
-        return lake.dataset(table).to_table(filter=cond).sort_by(order)
-    if run_id:
-        runs = f"SELECT drive_id, run_id FROM event_runs WHERE run_id = '{run_id}'"
-    else:
-        runs = "SELECT drive_id, arg_max(run_id, finished_at) AS run_id FROM event_runs GROUP BY 1"
-    cond = " AND ".join(f"t.{w}" for w in where) or "TRUE"
-    return lake.sql(
-        f"SELECT t.* FROM {table} t SEMI JOIN ({runs}) r "
-        f"ON t.drive_id = r.drive_id AND t.run_id = r.run_id WHERE {cond} "
-        f"ORDER BY t.drive_id, t.{order}"
-    )
+        return rows.to_table(filter=cond).sort_by(order)
+    # the lake's SQL views: ``table`` holds each drive's latest run, ``table_all`` every run
+    where = [*where, f"run_id = '{run_id}'"] if run_id else where
+    source = f"{table}_all" if run_id else table
+    cond = " AND ".join(where) or "TRUE"
+    return lake.sql(f"SELECT * FROM {source} WHERE {cond} ORDER BY drive_id, {order}")
 
 
 def roughness_summary(lake: Lake, drive_id: str) -> str | None:

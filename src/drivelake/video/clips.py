@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from drivelake.errors import InputError, NotFoundError
+from drivelake.events import store as event_store
 from drivelake.video.decode import iter_selected, to_rgb
 from drivelake.video.probe import VideoInfo, open_input
 
@@ -275,11 +276,10 @@ def event_clips(
 
     Events whose drive has no covering video are listed in the manifest with the reason.
     """
-    ds = lake.dataset("events")
-    if ds is None:
+    if lake.dataset("events") is None:
         raise NotFoundError(f"no events table in {lake.uri} (run event detection first)")
-    where = None if event_type is None else f"type = '{event_type.replace(chr(39), chr(39) * 2)}'"
-    events = ds.to_table(filter=where, columns=["event_id", "type", "drive_id"]).to_pylist()
+    events = event_store.events(lake, type=event_type).select(["event_id", "type", "drive_id"])
+    events = events.to_pylist()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest = []

@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from drivelake.errors import InputError
+from drivelake.events import store as event_store
 from drivelake.video.decode import DecodeLog, Frame, frame_at, save_frame
 from drivelake.video.probe import VideoInfo, probe
 from drivelake.video.sampling import SamplingPolicy, sample
@@ -93,11 +94,8 @@ def info_and_placement(row: dict[str, Any]) -> tuple[VideoInfo, Placement]:
 
 
 def event_windows(lake: Lake, drive_id: str) -> list[tuple[float, float]]:
-    """(start_s, end_s) of the drive's events, when the events table exists."""
-    ds = lake.dataset("events")
-    if ds is None or not {"drive_id", "start_s", "end_s"} <= set(ds.schema.names):
-        return []
-    table = ds.to_table(columns=["start_s", "end_s"], filter=f"drive_id = '{drive_id}'")
+    """(start_s, end_s) of the drive's events (its latest detector run), if it has any."""
+    table = event_store.events(lake, drive_id)
     return list(
         zip(table.column("start_s").to_pylist(), table.column("end_s").to_pylist(), strict=True)
     )
