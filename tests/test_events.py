@@ -292,6 +292,13 @@ def test_detect_is_idempotent_and_a_new_config_is_a_new_run(lake, tmp_path):
     assert lake.sql(count.format("events")).to_pylist() == [{"n": latest.num_rows, "runs": 1}]
     every = lake.sql(count.format("events_all")).to_pylist()
     assert every == [{"n": latest.num_rows + rows, "runs": 2}]
+    runs = "SELECT count(DISTINCT run_id) AS n FROM {}"
+    assert [
+        lake.sql(runs.format(t)).to_pylist() for t in ("event_coverage", "event_coverage_all")
+    ] == [
+        [{"n": 1}],
+        [{"n": 2}],
+    ]
 
 
 def test_roughness_index_measures_the_road_vibration_per_100_m():

@@ -78,7 +78,7 @@ _SIGNALS_VIEW = (
 
 
 #: Tables a detector run writes (:mod:`drivelake.events.store`), one set of rows per run.
-_PER_RUN = ("events", "roughness")
+_PER_RUN = ("events", "roughness", "event_coverage")
 #: A per-run table's rows of the runs in ``runs`` (rows without a finished run are not shown).
 _RUN_ROWS = (
     "SELECT t.* FROM _{table}_stored t SEMI JOIN ({runs}) r "
@@ -432,9 +432,10 @@ class Lake:
         """A DuckDB connection with every table of the lake as a view of the same name.
 
         ``signals`` shows only rows of committed drives, with channels as floats in SI units.
-        ``events`` and ``roughness`` show each drive's latest committed detector run (a run with
-        another config is kept apart, not mixed in); ``events_all`` and ``roughness_all`` show
-        every committed run, with its ``run_id``. A lake with no ``event_runs`` (events imported
+        ``events``, ``roughness`` and ``event_coverage`` show each drive's latest committed
+        detector run (a run with another config is kept apart, not mixed in); ``events_all``,
+        ``roughness_all`` and ``event_coverage_all`` show every committed run, with its
+        ``run_id``. A lake with no ``event_runs`` (events imported
         from elsewhere) shows them as stored.
         """
         import duckdb
