@@ -363,26 +363,22 @@ def _of_runs(
     rows, runs_table = lake.dataset(table), lake.dataset("event_runs")
     if rows is None:
         return schema.empty_table()
-    run_id = run_id.replace("'", "''") if run_id else None
+    by_run = [f"run_id = '{run_id.replace(chr(39), chr(39) * 2)}'"] if run_id else []
+    by_drive = [f"drive_id = '{lake.resolve_drive_id(drive_id)}'"] if drive_id else []
     if runs_table is None:  # rows written without a detector run (imported): all of them
-        where = [*where, f"run_id = '{run_id}'"] if run_id else where
-        if drive_id:
-            where = [*where, f"drive_id = '{lake.resolve_drive_id(drive_id)}'"]
-        found = rows.to_table(filter=" AND ".join(where) or None)
+        found = rows.to_table(filter=" AND ".join([*by_drive, *by_run, *where]) or None)
         return found.sort_by([("drive_id", "ascending"), (order, "ascending")])
     if drive_id:
-        by_drive = f"drive_id = '{lake.resolve_drive_id(drive_id)}'"
-        chosen = f" AND run_id = '{run_id}'" if run_id else ""
-        runs = runs_table.to_table(columns=["run_id", "finished_at"], filter=by_drive + chosen)
+        mine = " AND ".join([*by_drive, *by_run])
+        runs = runs_table.to_table(columns=["run_id", "finished_at"], filter=mine)
         if not runs.num_rows:
             return schema.empty_table()
         latest = runs.sort_by([("finished_at", "descending")])["run_id"][0].as_py()
-        cond = " AND ".join([by_drive, f"run_id = '{latest}'", *where])
+        cond = " AND ".join([*by_drive, f"run_id = '{latest}'", *where])
         return rows.to_table(filter=cond).sort_by(order)
     # the lake's SQL views: ``table`` holds each drive's latest run, ``table_all`` every run
-    where = [*where, f"run_id = '{run_id}'"] if run_id else where
     source = f"{table}_all" if run_id else table
-    cond = " AND ".join(where) or "TRUE"
+    cond = " AND ".join([*by_run, *where]) or "TRUE"
     return lake.sql(f"SELECT * FROM {source} WHERE {cond} ORDER BY drive_id, {order}")
 
 
