@@ -17,7 +17,7 @@ from typing import Any
 from drivelake.errors import InputError
 from drivelake.events.zones import SpeedZone
 
-DETECTOR_VERSION = "1.4"
+DETECTOR_VERSION = "1.5"
 VEHICLE_CLASSES = ("car", "van", "truck")
 
 

@@ -17,6 +17,13 @@ from drivelake.signals.filters import cumulative, window_mean
 from drivelake.signals.gravity import STANDARD_GRAVITY
 
 ANALYSIS_HZ = 10
+#: Gravity is estimated from blocks of this many seconds (see :func:`resting_gravity`); a block
+#: whose mean horizontal acceleration (m/s²) or yaw rate (rad/s) exceeds these is a manoeuvre.
+RESTING_BLOCK_S = 2.0
+MANOEUVRE_ACCEL = 1.0
+MANOEUVRE_YAW_RATE = 0.05
+#: Share of the gravity window's blocks that must be resting for their mean to be trusted.
+MIN_RESTING_SHARE = 0.1
 
 
 @dataclass
@@ -106,7 +113,7 @@ def vehicle_motion(
         s_cal[:2], segments, yaw_of, fs, heading_tracked=heading_tracked, smooth_n=cal_n
     )
     all_valid = bool(valid.all())
-    gravity = window_mean(cp, int(gravity_s * fs))
+    gravity = resting_gravity(cp, cum_yaw, int(RESTING_BLOCK_S * fs), int(gravity_s * fs))
     # shocks and vibration read the measured samples (the same as ``p`` unless a phone's tilt
     # filter was undone)
     p_measured, cp_measured = (p, cp) if a is a_measured else _projected(a_measured, segments)
@@ -159,6 +166,61 @@ def vehicle_motion(
         speed=None if speed is None else speed[:nb],
         calibration=cal,
     )
+
+
+def resting_gravity(cp: np.ndarray, cum_yaw: np.ndarray, block: int, window: int) -> np.ndarray:
+    """Gravity (with a phone frame's slow attitude error) per sample, (3, n) float32.
+
+    A plain moving mean of the specific force over ``window`` samples also holds the vehicle's
+    own mean acceleration there: the velocity change across the window over its length. After
+    a 90° turn at 7 m/s, or a stop from 50 km/h, that is 0.04-0.05 g, and turns the same way in
+    a row (around a block) add up, so subtracting it shaved that much off every manoeuvre's
+    peak. Gravity is therefore the window's mean over the ``block``-sample blocks in which the
+    vehicle was not manoeuvring: horizontal specific force below :data:`MANOEUVRE_ACCEL`
+    (the rows are levelled: their mean over the mount span is zero, so a block's mean is its
+    deviation from the span's mean gravity) and ``|yaw|`` below :data:`MANOEUVRE_YAW_RATE`.
+    Where fewer than :data:`MIN_RESTING_SHARE` of a window's blocks qualify (a long bend or
+    climb), the plain mean stands. Gravity moves slowly, so all of it is done per block, from
+    the running sums ``cp`` (specific force, (3, n + 1)) and ``cum_yaw`` (n + 1), and
+    interpolated back to the samples.
+    """
+    n = cp.shape[1] - 1
+    block = max(block, 1)
+    nb = n // block
+    if nb < 2:
+        return window_mean(cp, window)
+    rows = np.empty((7, nb), np.float32)  # block sums; the same where resting; resting
+    np.subtract(cp[:, block : nb * block + 1 : block], cp[:, : nb * block : block], out=rows[:3])
+    h = np.hypot(rows[0], rows[1])
+    yaw = np.abs(np.diff(cum_yaw[: nb * block + 1 : block]))
+    resting = np.less(h, MANOEUVRE_ACCEL * block, out=rows[6])
+    resting *= yaw < MANOEUVRE_YAW_RATE * block
+    np.multiply(rows[:3], resting, out=rows[3:6])
+    means = window_mean(cumulative(rows, np.float32), max(round(window / block), 1))
+    gravity, share = means[:3], means[6]
+    np.divide(means[3:6], share, out=gravity, where=share >= MIN_RESTING_SHARE)
+    return _upsample(gravity / block, block, n)
+
+
+def _upsample(blocks: np.ndarray, block: int, n: int) -> np.ndarray:
+    """(k, nb) block means -> (k, n) float32 samples, piecewise linear through the block edges
+    (each edge takes the mean of the blocks beside it; samples past the last block, its value).
+
+    Sample ``r`` of block ``j`` is ``edge[j] * (1 - r/block) + edge[j + 1] * r/block``: one
+    (k·nbp, 2) x (2, block) matrix product writes every sample in order.
+    """
+    k, nb = blocks.shape
+    nbp = -(-n // block)  # a last, partial block holds the last block's value
+    edges = np.empty((k, nbp + 1), np.float32)
+    np.add(blocks[:, 1:], blocks[:, :-1], out=edges[:, 1:nb])
+    edges[:, 1:nb] *= 0.5
+    edges[:, 0] = blocks[:, 0]
+    edges[:, nb:] = blocks[:, -1:]
+    pairs = np.empty((k, nbp, 2), np.float32)
+    pairs[:, :, 0], pairs[:, :, 1] = edges[:, :-1], edges[:, 1:]
+    frac = np.arange(block, dtype=np.float32) / block
+    out = pairs.reshape(k * nbp, 2) @ np.stack([1 - frac, frac])
+    return out.reshape(k, nbp * block)[:, :n]
 
 
 def _levelled(a: np.ndarray, segments: list) -> tuple[np.ndarray, np.ndarray]:
