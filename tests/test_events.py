@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 
 import numpy as np
 import pyarrow as pa
@@ -517,3 +518,59 @@ def test_turns_in_a_row_and_stops_are_measured_at_their_true_peak(tracked):
     assert abs(m.accel[stop, 0].min() - a_lon[::10][stop].min()) < 0.03 * G  # 0.5 s smoothing
     turns = [c for c in detect_motion(m, cfg) if c.type == "harsh_turn"]
     assert [c.direction for c in turns] == ["right"] * 4
+
+
+def _first_minutes_copy(trip, folder, seconds: float):
+    """A phone folder with the first ``seconds`` of ``trip`` and the labels that end in them."""
+    folder.mkdir()
+    (folder / "viagem.json").write_text((trip / "viagem.json").read_text())
+    for name in ("acelerometro_terra.csv", "aceleracaoLinear_terra.csv", "giroscopio_terra.csv"):
+        header, *rows = (trip / name).read_text().splitlines()
+        t0 = int(rows[0].split(",")[1])
+        kept = [r for r in rows if int(r.split(",")[1]) - t0 <= seconds * 1e9]
+        (folder / name).write_text("\n".join([header, *kept]) + "\n")
+    header, *labels = (trip / "groundTruth.csv").read_text().splitlines()
+    kept = [lb for lb in labels if lb and float(lb.split(",")[2]) <= seconds]
+    (folder / "groundTruth.csv").write_text("\n".join([header, *kept]) + "\n")
+    return len(kept)
+
+
+def test_every_drive_is_scored_against_its_own_ingested_labels_and_pooled(lake, tmp_path):
+    from typer.testing import CliRunner
+
+    from drivelake.cli import app
+    from drivelake.errors import InputError
+    from drivelake.events.evaluate import evaluate_lake
+
+    trip = shared("phone-imu", "trip21")
+    n_labels = _first_minutes_copy(trip, tmp_path / "first", 400.0)
+    lake.ingest([trip, tmp_path / "first"])
+    detect(lake)
+    result = evaluate_lake(lake)
+    assert len(result["drives"]) == 2
+    per_drive = list(result["drives"].values())
+    for count in ("tp", "fp", "fn", "unlabelled"):
+        assert result["pooled"]["all"][count] == sum(s["all"][count] for s in per_drive)
+    pooled = result["pooled"]["harsh_brake"]
+    assert pooled["tp"] == sum(s["harsh_brake"]["tp"] for s in per_drive) > 6
+    assert pooled["recall"] == pooled["tp"] / (pooled["tp"] + pooled["fn"])
+    # the copy's labels are its own: fewer than the whole trip's, every one scored
+    short = min(per_drive, key=lambda s: s["all"]["tp"] + s["all"]["fn"])
+    aggressive = n_labels - sum("nao_agressivo" in lb for lb in _labels(tmp_path / "first"))
+    assert short["all"]["tp"] + short["all"]["fn"] == aggressive
+
+    out = CliRunner().invoke(app, ["--lake", lake.uri, "eval", "events", "--all", "-f", "json"])
+    assert out.exit_code == 0, out.output
+    rows = json.loads(out.output)
+    assert {r["drive"] for r in rows} == {*result["drives"], "pooled"}
+    assert [r["tp"] for r in rows if r["drive"] == "pooled" and r["type"] == "all"] == [
+        result["pooled"]["all"]["tp"]
+    ]
+    # labels edited after ingest are not silently scored: the error names the file
+    (tmp_path / "first" / "groundTruth.csv").write_text("evento, inicio, fim\n")
+    with pytest.raises(InputError, match="changed since drive"):
+        evaluate_lake(lake)
+
+
+def _labels(folder) -> list[str]:
+    return (folder / "groundTruth.csv").read_text().splitlines()[1:]

@@ -61,22 +61,51 @@ def roughness(
 @eval_app.command("events")
 def eval_events(
     ctx: typer.Context,
-    drive: str = typer.Option(..., "--drive", help="The drive the truth belongs to"),
-    truth: Path = typer.Option(..., "--truth", help="Truth CSV (generic or groundTruth.csv)"),
-    run: str = typer.Option(None, "--run", help="A run id (default: the drive's latest run)"),
+    drive: list[str] = typer.Option(None, "--drive", help="A drive id (repeatable)"),
+    truth: Path = typer.Option(
+        None, "--truth", help="Truth CSV (generic or groundTruth.csv); default: the drive's own"
+    ),
+    all_: bool = typer.Option(False, "--all", help="Every drive whose labels were ingested"),
+    run: str = typer.Option(None, "--run", help="A run id (default: each drive's latest run)"),
     json_out: Path = typer.Option(None, "--json", help="Also write the scores as JSON here"),
     fmt: Format = FORMAT,
 ) -> None:
-    """Event-level precision, recall and F1 per type against labelled truth."""
-    from drivelake.events import events as query
-    from drivelake.events.evaluate import evaluate, read_truth
+    """Event-level precision, recall and F1 per type against labelled truth.
 
-    predictions = query(get_lake(ctx), drive, None, run).to_pylist()
-    scores = evaluate(predictions, read_truth(truth))
+    One drive: its scores per type. Several (or --all: every drive ingested with a labels file,
+    such as a phone folder's groundTruth.csv): each drive's row per type, then the counts pooled
+    over the drives.
+    """
+    from drivelake.events.evaluate import evaluate_lake
+
+    if all_ == bool(drive):
+        raise fail("name drives with --drive ID (repeatable) or use --all")
+    if truth is not None and (all_ or len(drive) != 1):
+        raise fail("--truth goes with a single --drive")
+    truths = None if all_ else {d: truth for d in drive}
+    result = evaluate_lake(get_lake(ctx), truths, run)
+    if not result["drives"]:
+        raise fail("no drive in the lake was ingested with a labels file; use --drive ID --truth F")
+    if len(result["drives"]) == 1:
+        scores = next(iter(result["drives"].values()))
+        if json_out:
+            json_out.write_text(json.dumps(scores, indent=2))
+        title = f"events vs {truth.name}" if truth else "events vs the drive's labels"
+        print_rows(pa.Table.from_pylist(_score_rows(scores)), fmt, title=title)
+        return
     if json_out:
-        json_out.write_text(json.dumps(scores, indent=2))
-    rows = [{"type": k, **{m: round(x, 3) for m, x in v.items()}} for k, v in scores.items()]
-    print_rows(pa.Table.from_pylist(rows), fmt, title=f"events vs {truth.name}")
+        json_out.write_text(json.dumps(result, indent=2))
+    rows = [
+        {"drive": drive_id, **row}
+        for drive_id, scores in [*result["drives"].items(), ("pooled", result["pooled"])]
+        for row in _score_rows(scores)
+    ]
+    title = f"events vs labels, {len(result['drives'])} drives and pooled"
+    print_rows(pa.Table.from_pylist(rows), fmt, title=title)
+
+
+def _score_rows(scores: dict[str, dict[str, float]]) -> list[dict]:
+    return [{"type": k, **{m: round(x, 3) for m, x in v.items()}} for k, v in scores.items()]
 
 
 def register(app: typer.Typer) -> None:

@@ -11,6 +11,11 @@ what precision and F1 are without them (``precision_labelled``, ``f1_labelled``)
 figures count them; both are reported, the strict ones first.
 Two truth formats are read: the generic ``type,direction,start_s,end_s`` CSV (the synthetic
 generator's too) and the shared phone dataset's ``groundTruth.csv`` with its Portuguese labels.
+
+A labels file ingested with a drive (a phone folder's ``groundTruth.csv``) is recorded in its
+``source_files`` with role ``labels``: :func:`evaluate_lake` scores every such drive against its
+own labels and pools the counts over them (micro-averaged: a fleet's figure, not a mean of
+trips' figures), which is how a detector is judged on several recorded trips at once.
 """
 
 from __future__ import annotations
@@ -18,8 +23,12 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from drivelake.errors import InputError
+from drivelake.errors import InputError, NotFoundError
+
+if TYPE_CHECKING:
+    from drivelake.lake import Lake
 
 #: groundTruth.csv labels -> (type, direction); None type = a labelled non-harsh manoeuvre.
 PHONE_LABELS: dict[str, tuple[str | None, str | None]] = {
@@ -101,6 +110,72 @@ def evaluate(
     totals = [sum(r[k] for r in result.values()) for k in ("tp", "fp", "fn", "unlabelled")]
     result["all"] = _scores(*(int(x) for x in totals))
     return result
+
+
+def recorded_truth(drive: dict[str, Any]) -> Path | None:
+    """The labels file ingested with ``drive`` (None if there was none), checked unchanged.
+
+    Only its path and hash are in the lake; a file since moved or edited is an error that names
+    it, not a silent evaluation against other labels.
+    """
+    import hashlib
+
+    for src in drive.get("source_files") or []:
+        if src["role"] != "labels":
+            continue
+        path = Path(src["path"])
+        try:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError as exc:
+            raise InputError(
+                path,
+                f"the labels file ingested with drive {drive['drive_id']} "
+                f"cannot be read ({exc.strerror}); pass --truth",
+            ) from exc
+        if digest != src["sha256"]:
+            raise InputError(
+                path,
+                f"the labels file changed since drive {drive['drive_id']} "
+                "was ingested; pass --truth to score against it as it is now",
+            )
+        return path
+    return None
+
+
+def evaluate_lake(
+    lake: Lake, truths: dict[str, str | Path] | None = None, run: str | None = None
+) -> dict[str, Any]:
+    """Scores per drive and pooled over the drives: ``{"drives": {id: scores}, "pooled": scores}``.
+
+    ``truths`` maps drive ids (or unique prefixes) to truth files; a ``None`` file means the
+    labels recorded at ingest. Without ``truths``: every drive that has recorded labels.
+    Predictions are each drive's latest finished run, or ``run``.
+    """
+    from drivelake.events.store import events
+
+    if truths is None:
+        rows = lake.drives(columns=["drive_id", "source_files"]).to_pylist()
+        truths = {r["drive_id"]: path for r in rows if (path := recorded_truth(r)) is not None}
+    per_drive: dict[str, dict[str, dict[str, float]]] = {}
+    for drive_id, path in truths.items():
+        drive = lake.drive(drive_id)
+        path = path or recorded_truth(drive)
+        if path is None:
+            raise NotFoundError(
+                f"drive {drive['drive_id']}: no labels were ingested with it; pass --truth FILE"
+            )
+        predictions = events(lake, drive["drive_id"], None, run).to_pylist()
+        per_drive[drive["drive_id"]] = evaluate(predictions, read_truth(path))
+    return {"drives": per_drive, "pooled": pool(list(per_drive.values()))}
+
+
+def pool(scores: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
+    """Several drives' scores as one: their counts summed per type, the ratios recomputed."""
+    kinds = [*sorted({k for s in scores for k in s if k != "all"}), "all"]
+    counts = ("tp", "fp", "fn", "unlabelled")
+    return {
+        k: _scores(*(int(sum(s[k][c] for s in scores if k in s)) for c in counts)) for k in kinds
+    }
 
 
 def _overlap(p: dict, lb: Label) -> bool:
