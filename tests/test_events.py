@@ -464,13 +464,18 @@ def _pulse(seconds: float, area: float, rate: int) -> np.ndarray:
     return 2 * area / seconds * np.sin(np.pi * t / seconds) ** 2
 
 
-@pytest.mark.parametrize("tracked", [False, True], ids=["device_frame", "earth_frame"])
-def test_turns_in_a_row_and_stops_are_measured_at_their_true_peak(tracked):
+@pytest.mark.parametrize(
+    ("tracked", "gyro_bias"),
+    [(False, 0.0), (False, 0.06), (True, 0.0)],
+    ids=["device_frame", "device_frame_gyro_bias", "earth_frame"],
+)
+def test_turns_in_a_row_and_stops_are_measured_at_their_true_peak(tracked, gyro_bias):
     """Around a block: brake from 12 to 7 m/s, turn right 90° at 0.33 g, accelerate back, four
     times 12 s apart, then a stop from 12 m/s. A moving-mean gravity also holds the vehicle's
     own mean acceleration over its 30 s window (the velocity change across it): ~0.06 g against
     each turn here, enough to hide a harsh turn. Gravity from the resting seconds only keeps
-    every peak within 0.02 g of the truth, and every turn is found with its direction."""
+    every peak within 0.02 g of the truth, and every turn is found with its direction. A gyro
+    whose bias (0.06 rad/s) exceeds the resting yaw rate does not make every second a turn."""
     from drivelake.signals.gravity import STANDARD_GRAVITY as G
 
     rate, v_turn, v_cruise = 100, 7.0, 12.0
@@ -502,7 +507,7 @@ def test_turns_in_a_row_and_stops_are_measured_at_their_true_peak(tracked):
         gyro = np.outer(r, [0.0, 0.0, 1.0])
     else:
         mount = _mount(0.6, 0.15)
-        f, gyro = truth @ mount, np.outer(r, mount[2])
+        f, gyro = truth @ mount, np.outer(r + gyro_bias, mount[2])
     acc = f + rng.normal(0, 0.2, f.shape)
     gyro = gyro + rng.normal(0, 0.005, gyro.shape)
     cfg = load_config().thresholds("car")

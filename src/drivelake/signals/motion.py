@@ -192,7 +192,8 @@ def resting_gravity(cp: np.ndarray, cum_yaw: np.ndarray, block: int, window: int
     rows = np.empty((7, nb), np.float32)  # block sums; the same where resting; resting
     np.subtract(cp[:, block : nb * block + 1 : block], cp[:, : nb * block : block], out=rows[:3])
     h = np.hypot(rows[0], rows[1])
-    yaw = np.abs(np.diff(cum_yaw[: nb * block + 1 : block]))
+    yaw = np.diff(cum_yaw[: nb * block + 1 : block])
+    yaw = np.abs(yaw - np.median(yaw))  # a gyro's bias (most blocks go straight) is no turn
     resting = np.less(h, MANOEUVRE_ACCEL * block, out=rows[6])
     resting *= yaw < MANOEUVRE_YAW_RATE * block
     np.multiply(rows[:3], resting, out=rows[3:6])
