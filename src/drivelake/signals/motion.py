@@ -178,7 +178,8 @@ def resting_gravity(cp: np.ndarray, cum_yaw: np.ndarray, block: int, window: int
     peak. Gravity is therefore the window's mean over the ``block``-sample blocks in which the
     vehicle was not manoeuvring: horizontal specific force below :data:`MANOEUVRE_ACCEL`
     (the rows are levelled: their mean over the mount span is zero, so a block's mean is its
-    deviation from the span's mean gravity) and ``|yaw|`` below :data:`MANOEUVRE_YAW_RATE`.
+    deviation from the span's mean gravity) and ``|yaw|`` (less the median block's: the gyro's
+    bias) below :data:`MANOEUVRE_YAW_RATE`.
     Where fewer than :data:`MIN_RESTING_SHARE` of a window's blocks qualify (a long bend or
     climb), the plain mean stands. Gravity moves slowly, so all of it is done per block, from
     the running sums ``cp`` (specific force, (3, n + 1)) and ``cum_yaw`` (n + 1), and
