@@ -139,11 +139,12 @@ class _Norms:
         return single, pair
 
 
-def longitudinal(m: Motion, cfg: dict) -> list[Candidate]:
-    """harsh_brake and harsh_acceleration: forward acceleration beyond the class threshold."""
+def longitudinal(m: Motion, cfg: dict, norms: _Norms | None = None) -> list[Candidate]:
+    """harsh_brake and harsh_acceleration: forward acceleration beyond the class threshold.
+
+    ``norms``: the drive's frame-free check, when the caller already built it."""
     out = []
     fwd = m.accel[:, 0]
-    norms = None
     min_len = max(int(cfg["min_duration_s"] * m.rate_hz), 1)
     for kind, sign, thr in (
         ("harsh_brake", -1, cfg["brake_g"]),
@@ -167,13 +168,14 @@ def longitudinal(m: Motion, cfg: dict) -> list[Candidate]:
     return out
 
 
-def lateral(m: Motion, cfg: dict) -> list[Candidate]:
+def lateral(m: Motion, cfg: dict, norms: _Norms | None = None) -> list[Candidate]:
     """harsh_turn and harsh_lane_change, told apart by the heading change the gyro integrates.
 
     A turn is one lateral lobe that changes heading; a lane change is two opposite lobes in quick
     succession whose heading change cancels. Direction: the side the vehicle moves to first
     (left = positive lateral acceleration and yaw rate in ISO 8855). Every per-lobe quantity
-    is one segmented sum over the drive; the loop below only compares numbers.
+    is one segmented sum over the drive; the loop below only compares numbers. ``norms``: as
+    for :func:`longitudinal`.
     """
     out = []
     y = m.accel[:, 1]
@@ -199,7 +201,8 @@ def lateral(m: Motion, cfg: dict) -> list[Candidate]:
     strong = np.where(sign > 0, left, right).tolist()
     wide, wide_gap = span_sums(np.abs(y) >= lc, s, e)
     strong_pair = (wide[:-1] + wide_gap + wide[1:]).tolist()
-    support, support_pair = (r.tolist() for r in _Norms(m).support(s, e))
+    norms = norms or _Norms(m)
+    support, support_pair = (r.tolist() for r in norms.support(s, e))
     s, e, sign = s.tolist(), e.tolist(), sign.tolist()
     used = set()
     for k in range(len(s)):
@@ -402,6 +405,12 @@ def detect_motion(
 ) -> list[Candidate]:
     """Every detector over one drive's motion; ``types`` limits which event types are kept;
     ``limits``: geofenced speed limits along the drive (default: the class's limit)."""
-    cands = [*longitudinal(m, cfg), *lateral(m, cfg), *shocks(m, cfg), *speeding(m, cfg, limits)]
+    norms = _Norms(m)
+    cands = [
+        *longitudinal(m, cfg, norms),
+        *lateral(m, cfg, norms),
+        *shocks(m, cfg),
+        *speeding(m, cfg, limits),
+    ]
     cands = suppress_overlaps(cands, m.rate_hz)
     return [c for c in cands if types is None or c.type in types]
