@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import pytest
 
 from conftest import shared
@@ -571,6 +572,19 @@ def test_every_drive_is_scored_against_its_own_ingested_labels_and_pooled(lake, 
     assert [r["tp"] for r in rows if r["drive"] == "pooled" and r["type"] == "all"] == [
         result["pooled"]["all"]["tp"]
     ]
+    # what every event and label became, for review: the outcomes add up to the scores
+    matches = tmp_path / "matches.csv"
+    args = ["--lake", lake.uri, "eval", "events", "--all", "--matches", str(matches)]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    outcome = pacsv.read_csv(matches).column("outcome").to_pylist()
+    total = result["pooled"]["all"]
+    assert outcome.count("tp") == total["tp"] and outcome.count("fn") == total["fn"]
+    assert outcome.count("fp") + outcome.count("fp_unlabelled") == total["fp"]
+    assert outcome.count("fp_unlabelled") == total["unlabelled"]
+    table = pacsv.read_csv(matches).to_pylist()
+    stored = set(lake.sql("SELECT event_id FROM events").column(0).to_pylist())
+    assert all(r["event_id"] in stored for r in table if r["source"] == "prediction")
+    assert all(r["event_id"] is None for r in table if r["source"] == "label")
     # labels edited after ingest are not silently scored: the error names the file
     (tmp_path / "first" / "groundTruth.csv").write_text("evento, inicio, fim\n")
     with pytest.raises(InputError, match="changed since drive"):

@@ -68,6 +68,9 @@ def eval_events(
     all_: bool = typer.Option(False, "--all", help="Every drive whose labels were ingested"),
     run: str = typer.Option(None, "--run", help="A run id (default: each drive's latest run)"),
     json_out: Path = typer.Option(None, "--json", help="Also write the scores as JSON here"),
+    matches_out: Path = typer.Option(
+        None, "--matches", help="Write what every event and label became (.csv or .json)"
+    ),
     fmt: Format = FORMAT,
 ) -> None:
     """Event-level precision, recall and F1 per type against labelled truth.
@@ -86,6 +89,8 @@ def eval_events(
     result = evaluate_lake(get_lake(ctx), truths, run)
     if not result["drives"]:
         raise fail("no drive in the lake was ingested with a labels file; use --drive ID --truth F")
+    if matches_out:
+        _write_matches(matches_out, result["matches"])
     if len(result["drives"]) == 1:
         scores = next(iter(result["drives"].values()))
         if json_out:
@@ -102,6 +107,32 @@ def eval_events(
     ]
     title = f"events vs labels, {len(result['drives'])} drives and pooled"
     print_rows(pa.Table.from_pylist(rows), fmt, title=title)
+
+
+def _write_matches(path: Path, rows: list[dict]) -> None:
+    """One row per prediction and label with its outcome: CSV, or JSON for a .json path."""
+    if path.suffix.lower() == ".json":
+        path.write_text(json.dumps(rows, indent=2))
+        return
+    from pyarrow import csv
+
+    csv.write_csv(pa.Table.from_pylist(rows, schema=_MATCHES), str(path))
+
+
+_MATCHES = pa.schema(
+    [
+        ("drive_id", pa.string()),
+        ("source", pa.string()),
+        ("event_id", pa.string()),
+        ("type", pa.string()),
+        ("direction", pa.string()),
+        ("start_s", pa.float64()),
+        ("end_s", pa.float64()),
+        ("label_start_s", pa.float64()),
+        ("label_end_s", pa.float64()),
+        ("outcome", pa.string()),
+    ]
+)
 
 
 def _score_rows(scores: dict[str, dict[str, float]]) -> list[dict]:

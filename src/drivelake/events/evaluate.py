@@ -81,32 +81,89 @@ def read_truth(path: str | Path) -> list[Label]:
     return labels
 
 
+#: What a prediction or a label became (:func:`match_events`).
+TRUE_POSITIVE, FALSE_POSITIVE, UNLABELLED, MISSED = "tp", "fp", "fp_unlabelled", "fn"
+
+
+def match_events(
+    predictions: list[dict], labels: list[Label], types: list[str] | None = None
+) -> list[dict[str, Any]]:
+    """One row per prediction and per harsh label of the scored types: what each became.
+
+    A prediction (with its ``event_id`` when it has one) is ``tp`` (it matched a label:
+    ``label_start_s``/``label_end_s`` say which), ``fp`` (in labelled time, yet no label of its
+    type and direction) or ``fp_unlabelled`` (it overlaps no label at all); a label no
+    prediction matched is ``fn``. Predictions are matched
+    in time order, each label at most once. This is what a reviewer opens the clips of.
+    """
+    scored = types or sorted({lb.type for lb in labels if lb.type})
+    rows: list[dict[str, Any]] = []
+    for kind in scored:
+        truth = [lb for lb in labels if lb.type == kind]
+        matched: dict[int, dict] = {}
+        for p in sorted((p for p in predictions if p["type"] == kind), key=lambda p: p["start_s"]):
+            row = {
+                "source": "prediction",
+                "event_id": p.get("event_id"),
+                "type": kind,
+                "direction": p.get("direction"),
+                "start_s": p["start_s"],
+                "end_s": p["end_s"],
+                "label_start_s": None,
+                "label_end_s": None,
+            }
+            for j, lb in enumerate(truth):
+                if j in matched or (lb.direction and lb.direction != p.get("direction")):
+                    continue
+                if _overlap(p, lb):
+                    matched[j] = row
+                    row.update(
+                        outcome=TRUE_POSITIVE, label_start_s=lb.start_s, label_end_s=lb.end_s
+                    )
+                    break
+            else:
+                labelled = any(_overlap(p, lb) for lb in labels)
+                row["outcome"] = FALSE_POSITIVE if labelled else UNLABELLED
+            rows.append(row)
+        rows += [
+            {
+                "source": "label",
+                "event_id": None,
+                "type": kind,
+                "direction": lb.direction,
+                "start_s": lb.start_s,
+                "end_s": lb.end_s,
+                "label_start_s": lb.start_s,
+                "label_end_s": lb.end_s,
+                "outcome": MISSED,
+            }
+            for j, lb in enumerate(truth)
+            if j not in matched
+        ]
+    return rows
+
+
 def evaluate(
     predictions: list[dict], labels: list[Label], types: list[str] | None = None
 ) -> dict[str, dict[str, float]]:
     """Per-type TP/FP/FN, precision, recall, F1 (plus ``all``, pooled over the types scored).
 
     ``predictions`` are dicts with ``type``, ``direction``, ``start_s``, ``end_s``. Only types
-    present in the labels (or listed in ``types``) are scored.
+    present in the labels (or listed in ``types``) are scored; :func:`match_events` says what
+    each prediction and label became.
     """
     scored = types or sorted({lb.type for lb in labels if lb.type})
+    return scores_of(match_events(predictions, labels, scored), scored)
+
+
+def scores_of(matches: list[dict[str, Any]], types: list[str]) -> dict[str, dict[str, float]]:
+    """The per-type and ``all`` scores of :func:`match_events` rows."""
     result: dict[str, dict[str, float]] = {}
-    for kind in scored:
-        truth = [lb for lb in labels if lb.type == kind]
-        preds = [p for p in predictions if p["type"] == kind]
-        matched: set[int] = set()
-        tp = unlabelled = 0
-        for p in sorted(preds, key=lambda p: p["start_s"]):
-            for j, lb in enumerate(truth):
-                if j in matched or (lb.direction and lb.direction != p.get("direction")):
-                    continue
-                if _overlap(p, lb):
-                    matched.add(j)
-                    tp += 1
-                    break
-            else:
-                unlabelled += not any(_overlap(p, lb) for lb in labels)
-        result[kind] = _scores(tp, len(preds) - tp, len(truth) - tp, unlabelled)
+    for kind in types:
+        outcomes = [r["outcome"] for r in matches if r["type"] == kind]
+        tp, unlabelled = outcomes.count(TRUE_POSITIVE), outcomes.count(UNLABELLED)
+        fp = outcomes.count(FALSE_POSITIVE) + unlabelled
+        result[kind] = _scores(tp, fp, outcomes.count(MISSED), unlabelled)
     totals = [sum(r[k] for r in result.values()) for k in ("tp", "fp", "fn", "unlabelled")]
     result["all"] = _scores(*(int(x) for x in totals))
     return result
@@ -145,7 +202,9 @@ def recorded_truth(drive: dict[str, Any]) -> Path | None:
 def evaluate_lake(
     lake: Lake, truths: dict[str, str | Path] | None = None, run: str | None = None
 ) -> dict[str, Any]:
-    """Scores per drive and pooled over the drives: ``{"drives": {id: scores}, "pooled": scores}``.
+    """Scores per drive and pooled over the drives, and what every event became::
+
+        {"drives": {id: scores}, "pooled": scores, "matches": [match_events rows + drive_id]}
 
     ``truths`` maps drive ids (or unique prefixes) to truth files; a ``None`` file means the
     labels recorded at ingest. Without ``truths``: every drive that has recorded labels.
@@ -157,6 +216,7 @@ def evaluate_lake(
         rows = lake.drives(columns=["drive_id", "source_files"]).to_pylist()
         truths = {r["drive_id"]: path for r in rows if (path := recorded_truth(r)) is not None}
     per_drive: dict[str, dict[str, dict[str, float]]] = {}
+    matches: list[dict[str, Any]] = []
     for drive_id, path in truths.items():
         drive = lake.drive(drive_id)
         path = path or recorded_truth(drive)
@@ -165,8 +225,12 @@ def evaluate_lake(
                 f"drive {drive['drive_id']}: no labels were ingested with it; pass --truth FILE"
             )
         predictions = events(lake, drive["drive_id"], None, run).to_pylist()
-        per_drive[drive["drive_id"]] = evaluate(predictions, read_truth(path))
-    return {"drives": per_drive, "pooled": pool(list(per_drive.values()))}
+        labels = read_truth(path)
+        scored = sorted({lb.type for lb in labels if lb.type})
+        rows = match_events(predictions, labels, scored)
+        per_drive[drive["drive_id"]] = scores_of(rows, scored)
+        matches += [{"drive_id": drive["drive_id"], **r} for r in rows]
+    return {"drives": per_drive, "pooled": pool(list(per_drive.values())), "matches": matches}
 
 
 def pool(scores: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
