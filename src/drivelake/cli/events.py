@@ -116,23 +116,9 @@ def _write_matches(path: Path, rows: list[dict]) -> None:
         return
     from pyarrow import csv
 
-    csv.write_csv(pa.Table.from_pylist(rows, schema=_MATCHES), str(path))
+    from drivelake.events.evaluate import MATCH_SCHEMA
 
-
-_MATCHES = pa.schema(
-    [
-        ("drive_id", pa.string()),
-        ("source", pa.string()),
-        ("event_id", pa.string()),
-        ("type", pa.string()),
-        ("direction", pa.string()),
-        ("start_s", pa.float64()),
-        ("end_s", pa.float64()),
-        ("label_start_s", pa.float64()),
-        ("label_end_s", pa.float64()),
-        ("outcome", pa.string()),
-    ]
-)
+    csv.write_csv(pa.Table.from_pylist(rows, schema=MATCH_SCHEMA), str(path))
 
 
 def _score_rows(scores: dict[str, dict[str, float]]) -> list[dict]:

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
+
 from drivelake.errors import InputError, NotFoundError
 
 if TYPE_CHECKING:
@@ -83,6 +85,23 @@ def read_truth(path: str | Path) -> list[Label]:
 
 #: What a prediction or a label became (:func:`match_events`).
 TRUE_POSITIVE, FALSE_POSITIVE, UNLABELLED, MISSED = "tp", "fp", "fp_unlabelled", "fn"
+
+
+#: The columns of :func:`evaluate_lake`'s ``matches`` rows (a drive id added to match_events').
+MATCH_SCHEMA = pa.schema(
+    [
+        ("drive_id", pa.string()),
+        ("source", pa.string()),
+        ("event_id", pa.string()),
+        ("type", pa.string()),
+        ("direction", pa.string()),
+        ("start_s", pa.float64()),
+        ("end_s", pa.float64()),
+        ("label_start_s", pa.float64()),
+        ("label_end_s", pa.float64()),
+        ("outcome", pa.string()),
+    ]
+)
 
 
 def match_events(
