@@ -179,11 +179,10 @@ def resting_gravity(cp: np.ndarray, cum_yaw: np.ndarray, block: int, window: int
     vehicle was not manoeuvring: horizontal specific force below :data:`MANOEUVRE_ACCEL`
     (the rows are levelled: their mean over the mount span is zero, so a block's mean is its
     deviation from the span's mean gravity) and ``|yaw|`` (less the median block's: the gyro's
-    bias) below :data:`MANOEUVRE_YAW_RATE`.
-    Where fewer than :data:`MIN_RESTING_SHARE` of a window's blocks qualify (a long bend or
-    climb), the plain mean stands. Gravity moves slowly, so all of it is done per block, from
-    the running sums ``cp`` (specific force, (3, n + 1)) and ``cum_yaw`` (n + 1), and
-    interpolated back to the samples.
+    bias) below :data:`MANOEUVRE_YAW_RATE`. Where fewer than :data:`MIN_RESTING_SHARE` of a
+    window's blocks qualify (a long bend or climb), the plain mean stands. Gravity moves
+    slowly, so all of it is done per block, from the running sums ``cp`` (specific force,
+    (3, n + 1)) and ``cum_yaw`` (n + 1), and interpolated back to the samples.
     """
     n = cp.shape[1] - 1
     block = max(block, 1)
