@@ -75,9 +75,9 @@ def eval_events(
 ) -> None:
     """Event-level precision, recall and F1 per type against labelled truth.
 
-    One drive: its scores per type. Several (or --all: every drive ingested with a labels file,
-    such as a phone folder's groundTruth.csv): each drive's row per type, then the counts pooled
-    over the drives.
+    One drive: its scores per type. Several, or --all: each drive's, then pooled over them.
+
+    --all takes every drive ingested with a labels file (a phone folder's groundTruth.csv).
     """
     from drivelake.events.evaluate import evaluate_lake
 
