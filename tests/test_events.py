@@ -585,10 +585,16 @@ def test_every_drive_is_scored_against_its_own_ingested_labels_and_pooled(lake, 
     stored = set(lake.sql("SELECT event_id FROM events").column(0).to_pylist())
     assert all(r["event_id"] in stored for r in table if r["source"] == "prediction")
     assert all(r["event_id"] is None for r in table if r["source"] == "label")
-    # labels edited after ingest are not silently scored: the error names the file
+    # labels edited after ingest are not silently scored: the error names the file, and in a
+    # batch that drive is left out while the others are still scored
     (tmp_path / "first" / "groundTruth.csv").write_text("evento, inicio, fim\n")
+    short_id = next(d for d, sc in result["drives"].items() if sc is short)
     with pytest.raises(InputError, match="changed since drive"):
-        evaluate_lake(lake)
+        evaluate_lake(lake, {short_id: None})
+    batch = evaluate_lake(lake)
+    assert list(batch["skipped"]) == [short_id]
+    assert str(tmp_path / "first" / "groundTruth.csv") in batch["skipped"][short_id]
+    assert list(batch["drives"]) == [d for d in result["drives"] if d != short_id]
 
 
 def _labels(folder) -> list[str]:

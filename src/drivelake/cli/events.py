@@ -87,7 +87,11 @@ def eval_events(
         raise fail("--truth goes with a single --drive")
     truths = None if all_ else {d: truth for d in drive}
     result = evaluate_lake(get_lake(ctx), truths, run)
+    for why in result["skipped"].values():
+        stderr.print(f"skipped: {why}")
     if not result["drives"]:
+        if result["skipped"]:
+            raise fail("no labelled drive could be scored (see above)")
         raise fail("no drive in the lake was ingested with a labels file; use --drive ID --truth F")
     if matches_out:
         _write_matches(matches_out, result["matches"])

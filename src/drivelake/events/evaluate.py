@@ -223,17 +223,26 @@ def evaluate_lake(
 ) -> dict[str, Any]:
     """Scores per drive and pooled over the drives, and what every event became::
 
-        {"drives": {id: scores}, "pooled": scores, "matches": [match_events rows + drive_id]}
+        {"drives": {id: scores}, "pooled": scores, "matches": [match_events rows + drive_id],
+         "skipped": {id: why}}
 
     ``truths`` maps drive ids (or unique prefixes) to truth files; a ``None`` file means the
-    labels recorded at ingest. Without ``truths``: every drive that has recorded labels.
+    labels recorded at ingest, and one that cannot be read or changed since is an error. Without
+    ``truths``: every drive that has recorded labels; a drive whose file went missing or changed
+    is left out and named in ``skipped`` with the reason, and the others are still scored.
     Predictions are each drive's latest finished run, or ``run``.
     """
     from drivelake.events.store import events
 
+    skipped: dict[str, str] = {}
     if truths is None:
-        rows = lake.drives(columns=["drive_id", "source_files"]).to_pylist()
-        truths = {r["drive_id"]: path for r in rows if (path := recorded_truth(r)) is not None}
+        truths = {}
+        for row in lake.drives(columns=["drive_id", "source_files"]).to_pylist():
+            try:
+                if (path := recorded_truth(row)) is not None:
+                    truths[row["drive_id"]] = path
+            except InputError as exc:  # one moved or edited file does not stop the others
+                skipped[row["drive_id"]] = str(exc)
     per_drive: dict[str, dict[str, dict[str, float]]] = {}
     matches: list[dict[str, Any]] = []
     for drive_id, path in truths.items():
@@ -249,7 +258,8 @@ def evaluate_lake(
         rows = match_events(predictions, labels, scored)
         per_drive[drive["drive_id"]] = scores_of(rows, scored)
         matches += [{"drive_id": drive["drive_id"], **r} for r in rows]
-    return {"drives": per_drive, "pooled": pool(list(per_drive.values())), "matches": matches}
+    pooled = pool(list(per_drive.values()))
+    return {"drives": per_drive, "pooled": pooled, "matches": matches, "skipped": skipped}
 
 
 def pool(scores: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
