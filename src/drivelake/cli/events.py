@@ -95,7 +95,7 @@ def eval_events(
         raise fail("no drive in the lake was ingested with a labels file; use --drive ID --truth F")
     if matches_out:
         _write_matches(matches_out, result["matches"])
-    if len(result["drives"]) == 1:
+    if not all_ and len(drive) == 1:  # one named drive: its scores as they are
         scores = next(iter(result["drives"].values()))
         if json_out:
             json_out.write_text(json.dumps(scores, indent=2))
