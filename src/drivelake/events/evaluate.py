@@ -21,6 +21,8 @@ trips' figures), which is how a detector is judged on several recorded trips at 
 from __future__ import annotations
 
 import csv
+import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -112,14 +114,13 @@ def match_events(
     A prediction (with its ``event_id`` when it has one) is ``tp`` (it matched a label:
     ``label_start_s``/``label_end_s`` say which), ``fp`` (in labelled time, yet no label of its
     type and direction) or ``fp_unlabelled`` (it overlaps no label at all); a label no
-    prediction matched is ``fn``. Predictions are matched
-    in time order, each label at most once. This is what a reviewer opens the clips of.
+    prediction matched is ``fn``. Predictions are matched in time order, each label at most
+    once. This is what a reviewer opens the clips of.
     """
-    scored = types or sorted({lb.type for lb in labels if lb.type})
     rows: list[dict[str, Any]] = []
-    for kind in scored:
+    for kind in scored_types(labels, types):
         truth = [lb for lb in labels if lb.type == kind]
-        matched: dict[int, dict] = {}
+        matched: set[int] = set()
         for p in sorted((p for p in predictions if p["type"] == kind), key=lambda p: p["start_s"]):
             row = {
                 "source": "prediction",
@@ -135,7 +136,7 @@ def match_events(
                 if j in matched or (lb.direction and lb.direction != p.get("direction")):
                     continue
                 if _overlap(p, lb):
-                    matched[j] = row
+                    matched.add(j)
                     row.update(
                         outcome=TRUE_POSITIVE, label_start_s=lb.start_s, label_end_s=lb.end_s
                     )
@@ -171,8 +172,13 @@ def evaluate(
     present in the labels (or listed in ``types``) are scored; :func:`match_events` says what
     each prediction and label became.
     """
-    scored = types or sorted({lb.type for lb in labels if lb.type})
+    scored = scored_types(labels, types)
     return scores_of(match_events(predictions, labels, scored), scored)
+
+
+def scored_types(labels: list[Label], types: list[str] | None = None) -> list[str]:
+    """``types``, or else every harsh type the labels name."""
+    return types or sorted({lb.type for lb in labels if lb.type})
 
 
 def scores_of(matches: list[dict[str, Any]], types: list[str]) -> dict[str, dict[str, float]]:
@@ -183,8 +189,7 @@ def scores_of(matches: list[dict[str, Any]], types: list[str]) -> dict[str, dict
         tp, unlabelled = outcomes.count(TRUE_POSITIVE), outcomes.count(UNLABELLED)
         fp = outcomes.count(FALSE_POSITIVE) + unlabelled
         result[kind] = _scores(tp, fp, outcomes.count(MISSED), unlabelled)
-    totals = [sum(r[k] for r in result.values()) for k in ("tp", "fp", "fn", "unlabelled")]
-    result["all"] = _scores(*(int(x) for x in totals))
+    result["all"] = _summed(result.values())
     return result
 
 
@@ -194,8 +199,6 @@ def recorded_truth(drive: dict[str, Any]) -> Path | None:
     Only its path and hash are in the lake; a file since moved or edited is an error that names
     it, not a silent evaluation against other labels.
     """
-    import hashlib
-
     for src in drive.get("source_files") or []:
         if src["role"] != "labels":
             continue
@@ -254,7 +257,7 @@ def evaluate_lake(
             )
         predictions = events(lake, drive["drive_id"], None, run).to_pylist()
         labels = read_truth(path)
-        scored = sorted({lb.type for lb in labels if lb.type})
+        scored = scored_types(labels)
         rows = match_events(predictions, labels, scored)
         per_drive[drive["drive_id"]] = scores_of(rows, scored)
         matches += [{"drive_id": drive["drive_id"], **r} for r in rows]
@@ -265,10 +268,13 @@ def evaluate_lake(
 def pool(scores: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
     """Several drives' scores as one: their counts summed per type, the ratios recomputed."""
     kinds = [*sorted({k for s in scores for k in s if k != "all"}), "all"]
-    counts = ("tp", "fp", "fn", "unlabelled")
-    return {
-        k: _scores(*(int(sum(s[k][c] for s in scores if k in s)) for c in counts)) for k in kinds
-    }
+    return {k: _summed(s[k] for s in scores if k in s) for k in kinds}
+
+
+def _summed(scores: Iterable[dict[str, float]]) -> dict[str, float]:
+    """One score from several: the counts summed, the ratios recomputed."""
+    scores = list(scores)
+    return _scores(*(int(sum(s[c] for s in scores)) for c in ("tp", "fp", "fn", "unlabelled")))
 
 
 def _overlap(p: dict, lb: Label) -> bool:
