@@ -18,6 +18,27 @@ from drivelake.signals.motion import vehicle_motion
 from drivelake.synth import synth_drive
 
 
+def test_moving_average_is_the_centred_mean_of_the_samples_that_exist():
+    """Doubled sums against the definition: every window length, odd and even, shorter and
+    longer than the data; float32 stays float32; a NaN reaches only the windows holding it."""
+    from drivelake.signals.filters import moving_average
+
+    rng = np.random.default_rng(5)
+    for n, window in itertools.product((1, 2, 7, 10, 64), (1, 2, 3, 5, 8, 10, 13, 100)):
+        x = rng.normal(size=(2, n))
+        half = window // 2
+        want = np.stack(
+            [x[:, max(i - half, 0) : i - half + window].mean(axis=1) for i in range(n)], axis=1
+        )
+        np.testing.assert_allclose(moving_average(x, window), want, rtol=1e-12, atol=1e-12)
+        got32 = moving_average(x.astype(np.float32), window)
+        assert got32.dtype == np.float32
+        np.testing.assert_allclose(got32, want, atol=1e-5)
+    x = rng.normal(size=200)
+    x[100] = np.nan
+    assert np.flatnonzero(np.isnan(moving_average(x, 10))).tolist() == list(range(96, 106))
+
+
 def _angle_deg(r1: np.ndarray, r2: np.ndarray) -> float:
     return float(np.degrees(np.arccos(np.clip((np.trace(r1 @ r2.T) - 1) / 2, -1, 1))))
 

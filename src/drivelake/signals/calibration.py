@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from drivelake.signals.filters import cumulative, window_mean
+from drivelake.signals.filters import cumulative, moving_average
 from drivelake.signals.gravity import STANDARD_GRAVITY
 
 #: Yaw rate (rad/s) below which the vehicle counts as going straight.
@@ -180,8 +180,10 @@ def combine_evidence(left: np.ndarray, axis: np.ndarray) -> tuple[np.ndarray, np
         pooled[:-1] += doubled[1:]
         track = np.unwrap(np.angle(pooled))
         beta = (track + np.angle(doubled * np.exp(-1j * track))) / 2
-    else:
-        beta = np.unwrap(np.angle(doubled)) / 2
+    else:  # one or two windows: nothing to pool (and unwrap's overhead is not free)
+        beta = np.angle(doubled) / 2
+        if len(beta) == 2:
+            beta[1] = beta[0] + np.angle(doubled[1] / doubled[0]) / 2
     vote = np.real(fwd_turn * np.exp(-1j * beta))
     sign_total = np.sum(vote)
     delta = beta + (0.0 if sign_total >= 0 else np.pi)
@@ -296,7 +298,7 @@ def calibrate(
     a = np.ascontiguousarray(accel.T)
     segments = frame_segments(a, rate_hz, heading_tracked=heading_tracked, window_s=window_s)
     smooth = max(int(smooth_s * rate_hz), 1)
-    h = window_mean(cumulative(project(a, segments)[:2]), smooth)
+    h = moving_average(project(a, segments)[:2], smooth)
     return calibrate_frames(
         h,
         segments,
@@ -306,7 +308,7 @@ def calibrate(
         smooth_n=smooth,
         window_s=window_s,
         hop_s=hop_s,
-    )[0]
+    )
 
 
 def calibrate_frames(
@@ -319,29 +321,26 @@ def calibrate_frames(
     smooth_n: int = 10,
     window_s: float = 60.0,
     hop_s: float = 20.0,
-) -> tuple[Calibration, np.ndarray, np.ndarray]:
+) -> tuple[Calibration, np.ndarray]:
     """:func:`calibrate` from the smoothed horizontal specific force of :func:`frame_segments`.
 
     ``h`` (2, n) is the specific force in each segment's horizontal basis (:func:`project`),
     smoothed over ``smooth_n`` samples; its mean over a segment is zero by construction (up is
     the segment's mean specific force). ``yaw_of(i0, i1, up)`` returns the finite gyro rate
     about ``up`` for samples ``i0:i1`` (so a caller holding raw samples can project them straight
-    onto up without a 3-axis mean). Returns the calibration, that yaw rate over the whole drive
-    and its cumulative sum, which the caller reuses.
+    onto up without a 3-axis mean). Returns the calibration and that yaw rate over the whole
+    drive, which the caller reuses.
     """
     n = h.shape[1]
     phi = np.zeros(n)
     yaw_raw = np.empty(n)
-    cum_yaw = np.zeros(n + 1)
     spans: list[CalibrationSpan] = []
     for i0, i1, u, b in segments:
         yaw_raw[i0:i1] = yaw_of(i0, i1, u)
-        cy = cumulative(yaw_raw[i0:i1])
-        np.add(cy[1:], cum_yaw[i0], out=cum_yaw[i0 + 1 : i1 + 1])
-        yaw = window_mean(cy, smooth_n)
+        yaw = moving_average(yaw_raw[i0:i1], smooth_n)
         if heading_tracked:
             z = h[0, i0:i1] + 1j * h[1, i0:i1]
-            psi = cy[1:] / rate_hz
+            psi = np.cumsum(yaw_raw[i0:i1]) / rate_hz
             phi[i0:i1], found = _tracked_offsets(z, yaw, psi, rate_hz, window_s, hop_s, i0)
             spans.extend(
                 CalibrationSpan(
@@ -368,7 +367,7 @@ def calibrate_frames(
                     "gravity_turns_straights",
                 )
             )
-    return Calibration(list(segments), phi, spans, heading_tracked), yaw_raw, cum_yaw
+    return Calibration(list(segments), phi, spans, heading_tracked), yaw_raw
 
 
 def _tracked_offsets(

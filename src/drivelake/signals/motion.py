@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from drivelake.signals.calibration import Calibration, calibrate_frames, frame_segments, project
-from drivelake.signals.filters import cumulative, window_mean
+from drivelake.signals.filters import moving_average
 from drivelake.signals.gravity import STANDARD_GRAVITY
 
 ANALYSIS_HZ = 10
@@ -72,9 +72,8 @@ def vehicle_motion(
 
     At the analysis rate the specific force is projected once into each mount span's frame
     (horizontal basis, up), levelled (:func:`_levelled`) and carried component-major in float32,
-    (3, n) rows: one running sum of it gives the calibration's smoothing, gravity over
-    ``gravity_s``, the smoothed specific force and its frame-invariant norm, and the vibration's
-    high-pass; one of the yaw rate (float64: heading grows) serves the rest.
+    (3, n) rows: its 1 s moving average serves the calibration and the vibration's high-pass,
+    its ``smooth_s`` one the manoeuvres and the frame-invariant norm, its resting blocks gravity.
     """
     factor = max(round(rate_hz / ANALYSIS_HZ), 1)
     fs = rate_hz / factor
@@ -106,23 +105,18 @@ def vehicle_motion(
 
     segments = frame_segments(a, fs, heading_tracked=heading_tracked)
     p, level = _levelled(a, segments)
-    cp = cumulative(p, np.float32)
     cal_n, vib_n = max(int(fs), 1), max(int(vibration_s * fs), 1)  # calibration smooths over 1 s
-    s_cal = window_mean(cp, cal_n)
-    cal, yaw_raw, cum_yaw = calibrate_frames(
+    s_cal = moving_average(p, cal_n)
+    cal, yaw_raw = calibrate_frames(
         s_cal[:2], segments, yaw_of, fs, heading_tracked=heading_tracked, smooth_n=cal_n
     )
     all_valid = bool(valid.all())
-    gravity = resting_gravity(cp, cum_yaw, int(RESTING_BLOCK_S * fs), int(gravity_s * fs))
+    gravity = resting_gravity(p, yaw_raw, int(RESTING_BLOCK_S * fs), int(gravity_s * fs))
     # shocks and vibration read the measured samples (the same as ``p`` unless a phone's tilt
     # filter was undone)
-    p_measured, cp_measured = (p, cp) if a is a_measured else _projected(a_measured, segments)
-    if vib_n == 1:
-        low = p_measured[2]
-    elif vib_n == cal_n and a is a_measured:
-        low = s_cal[2]
-    else:
-        low = window_mean(cp_measured[2], vib_n)
+    p_measured = p if a is a_measured else _projected(a_measured, segments)
+    same = vib_n == cal_n and a is a_measured
+    low = s_cal[2] if same else moving_average(p_measured[2], vib_n)
     shock, vertical, vibration = _block_shocks(
         blocks,
         (p_measured, gravity, low, level),
@@ -132,16 +126,15 @@ def vehicle_motion(
         vertical_floor,
     )
     # the specific-force norm is frame-invariant: from the measured samples, never corrected
-    m = window_mean(cp_measured, smooth) if smooth > 1 else p_measured
-    yaw = window_mean(cum_yaw, smooth) if smooth > 1 else yaw_raw
+    m = moving_average(p_measured, smooth)
+    yaw = moving_average(yaw_raw, smooth)
     if cal.heading_tracked:
         # the heading turns within the smoothing window: rotate each sample, then smooth
-        lin = _to_vehicle(p - gravity, cal)
-        lin = window_mean(cumulative(lin, np.float32), smooth) if smooth > 1 else lin
+        lin = moving_average(_to_vehicle(p - gravity, cal), smooth)
     else:
         # a fixed rotation per mount commutes with the moving average: smooth, then rotate;
         # gravity (a 30 s mean) is left as it is by a further 0.5 s average
-        sm = window_mean(cp, smooth) if a is not a_measured and smooth > 1 else m
+        sm = m if a is a_measured else moving_average(p, smooth)
         lin = _to_vehicle(np.subtract(sm, gravity, out=sm if sm is not m else None), cal)
     cal.filter_tau_s = filter_tau
     if filter_tau is not None:  # stored with the calibration, so `drivelake show` reports it
@@ -168,7 +161,7 @@ def vehicle_motion(
     )
 
 
-def resting_gravity(cp: np.ndarray, cum_yaw: np.ndarray, block: int, window: int) -> np.ndarray:
+def resting_gravity(p: np.ndarray, yaw: np.ndarray, block: int, window: int) -> np.ndarray:
     """Gravity (with a phone frame's slow attitude error) per sample, (3, n) float32.
 
     A plain moving mean of the specific force over ``window`` samples also holds the vehicle's
@@ -181,23 +174,25 @@ def resting_gravity(cp: np.ndarray, cum_yaw: np.ndarray, block: int, window: int
     deviation from the span's mean gravity) and ``|yaw|`` (less the median block's: the gyro's
     bias) below :data:`MANOEUVRE_YAW_RATE`. Where fewer than :data:`MIN_RESTING_SHARE` of a
     window's blocks qualify (a long bend or climb), the plain mean stands. Gravity moves
-    slowly, so all of it is done per block, from the running sums ``cp`` (specific force,
-    (3, n + 1)) and ``cum_yaw`` (n + 1), and interpolated back to the samples.
+    slowly, so all of it is done per block of the specific force ``p`` (3, n) and the yaw rate
+    ``yaw`` (n), and interpolated back to the samples.
     """
-    n = cp.shape[1] - 1
+    n = p.shape[1]
     block = max(block, 1)
     nb = n // block
     if nb < 2:
-        return window_mean(cp, window)
+        return moving_average(p, window)
     rows = np.empty((7, nb), np.float32)  # block sums; the same where resting; resting
-    np.subtract(cp[:, block : nb * block + 1 : block], cp[:, : nb * block : block], out=rows[:3])
+    ones = np.ones(block, np.float32)
+    for k in range(3):  # one matrix-vector product per row: a strided sum is slower
+        np.matmul(p[k, : nb * block].reshape(nb, block), ones, out=rows[k])
     h = np.hypot(rows[0], rows[1])
-    yaw = np.diff(cum_yaw[: nb * block + 1 : block])
-    yaw = np.abs(yaw - np.median(yaw))  # a gyro's bias (most blocks go straight) is no turn
+    turn = yaw[: nb * block].reshape(nb, block) @ ones.astype(yaw.dtype)
+    turn = np.abs(turn - _median(turn))  # a gyro's bias (most blocks go straight) is no turn
     resting = np.less(h, MANOEUVRE_ACCEL * block, out=rows[6])
-    resting *= yaw < MANOEUVRE_YAW_RATE * block
+    resting *= turn < MANOEUVRE_YAW_RATE * block
     np.multiply(rows[:3], resting, out=rows[3:6])
-    means = window_mean(cumulative(rows, np.float32), max(round(window / block), 1))
+    means = moving_average(rows, max(round(window / block), 1))
     gravity, share = means[:3], means[6]
     np.divide(means[3:6], share, out=gravity, where=share >= MIN_RESTING_SHARE)
     return _upsample(gravity / block, block, n)
@@ -240,12 +235,12 @@ def _levelled(a: np.ndarray, segments: list) -> tuple[np.ndarray, np.ndarray]:
     return p, level
 
 
-def _projected(a: np.ndarray, segments: list) -> tuple[np.ndarray, np.ndarray]:
-    """``a`` levelled with the same offsets as the corrected samples', and its running sum."""
+def _projected(a: np.ndarray, segments: list) -> np.ndarray:
+    """``a`` in each segment's frame, levelled like :func:`_levelled` (its own offsets)."""
     p = project(a.astype(np.float32, copy=False), segments)
     for i0, i1, _, _ in segments:
         p[2, i0:i1] -= p[2, i0:i1].mean()
-    return p, cumulative(p, np.float32)
+    return p
 
 
 def _to_vehicle(x: np.ndarray, cal: Calibration) -> np.ndarray:
@@ -291,20 +286,16 @@ def undo_tilt_filter(
 
     # The frame's own "up" is the filter's: horizontal specific force in it is the frame's
     # horizontal acceleration as is (a moving-average gravity would add its own high-pass).
-    c = cumulative(a)
-    up = c[:, -1] / np.linalg.norm(c[:, -1])
+    total = a.sum(axis=1, dtype=np.float64)
+    up = total / np.linalg.norm(total)
     d = a - np.outer(up, up @ a)
-    if smooth_n > 1:
-        dh = window_mean(cumulative(d), smooth_n)
-        m = window_mean(c, smooth_n)
-    else:
-        dh, m = d, a
+    dh, m = moving_average(d, smooth_n), moving_average(a.astype(np.float64), smooth_n)
     norm = np.sqrt(_norm2(m))
     excess = norm - _median(norm)
     target = (2 * STANDARD_GRAVITY + excess) * excess
     leak = np.exp(-1.0 / max(gravity_n, 1))
     integral = lfilter([1.0 / rate_hz], [1.0, -leak], d, axis=1)
-    ismooth = window_mean(cumulative(integral), smooth_n) if smooth_n > 1 else integral
+    ismooth = moving_average(integral, smooth_n)
     # |dh + lam * I|² - target, as a quartic in lam: minimise its sum of squares on a fine grid
     p0 = np.einsum("ij,ij->j", dh, dh) - target
     p1 = 2 * np.einsum("ij,ij->j", dh, ismooth)
