@@ -333,14 +333,14 @@ def calibrate_frames(
     """
     n = h.shape[1]
     phi = np.zeros(n)
-    yaw_raw = np.empty(n)
+    yaw_raw = np.empty(n, h.dtype)  # float32 from raw float32 samples: rates, not headings
     spans: list[CalibrationSpan] = []
     for i0, i1, u, b in segments:
         yaw_raw[i0:i1] = yaw_of(i0, i1, u)
         yaw = moving_average(yaw_raw[i0:i1], smooth_n)
         if heading_tracked:
             z = h[0, i0:i1] + 1j * h[1, i0:i1]
-            psi = np.cumsum(yaw_raw[i0:i1]) / rate_hz
+            psi = np.cumsum(yaw_raw[i0:i1], dtype=np.float64) / rate_hz
             phi[i0:i1], found = _tracked_offsets(z, yaw, psi, rate_hz, window_s, hop_s, i0)
             spans.extend(
                 CalibrationSpan(
@@ -354,7 +354,7 @@ def calibrate_frames(
                 for s, e, d, q in found
             )
         else:
-            evidence = _evidence_xy(h[0, i0:i1], h[1, i0:i1], yaw.astype(h.dtype))
+            evidence = _evidence_xy(h[0, i0:i1], h[1, i0:i1], yaw)
             delta, q = combine_evidence(*(np.array([e]) for e in evidence))
             phi[i0:i1] = delta[0]
             spans.append(
