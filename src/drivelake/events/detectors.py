@@ -81,6 +81,30 @@ def signed_lobes(x: np.ndarray, level: float) -> list[tuple[int, int, int]]:
 
 
 def span_sums(
+    x: np.ndarray,
+    s: np.ndarray,
+    e: np.ndarray,
+    ufunc: np.ufunc = np.add,
+    where: np.ndarray | None = None,
+) -> np.ndarray:
+    """``ufunc`` reduced over every span ``x[s_k:e_k]``; ``where`` (a mask) zeroes the samples
+    outside it. Spans as :func:`span_and_gap_sums` takes them.
+
+    Spans covering little of the drive (events, candidate manoeuvres) are gathered first, so
+    the cost follows their length rather than the drive's; dense ones take the segmented pass.
+    """
+    lengths = e - s
+    total = int(lengths.sum())
+    if total * 4 >= len(x):
+        return span_and_gap_sums(x if where is None else x * where, s, e, ufunc)[0]
+    starts = np.zeros(len(s), np.intp)
+    np.cumsum(lengths[:-1], out=starts[1:])
+    idx = np.arange(total) + np.repeat(s - starts, lengths)
+    x = x[idx] if where is None else x[idx] * where[idx]
+    return ufunc.reduceat(x, starts, dtype=np.int64 if x.dtype == bool else None)
+
+
+def span_and_gap_sums(
     x: np.ndarray, s: np.ndarray, e: np.ndarray, ufunc: np.ufunc = np.add
 ) -> tuple[np.ndarray, np.ndarray]:
     """``ufunc`` reduced over every span ``x[s_k:e_k]`` and every gap ``x[e_k:s_{k+1}]``.
@@ -121,22 +145,25 @@ class _Norms:
             h2, excess = np.where(ok, h2, 0.0), np.where(ok, excess, 0.0)
         self.h2, self.excess = h2, excess
 
-    def support(
-        self, s: np.ndarray, e: np.ndarray, core: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Per span and per span-gap-span pair ``[s_k, e_{k+1})``: the norm's rise over what
-        the frame's horizontal acceleration demands (``inf`` where it demands nothing)."""
-        excess, h2 = self.excess, self.h2
-        if core is not None:
-            excess, h2 = excess * core, h2 * core
-        rise, rise_gap = span_sums(excess, s, e)
-        h2, h2_gap = span_sums(h2, s, e)
-        pair_rise = rise[:-1] + rise_gap + rise[1:]
-        pair_h2 = h2[:-1] + h2_gap + h2[1:]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            single = np.where(h2 > 0, rise * (2 * G) / h2, np.inf)
-            pair = np.where(pair_h2 > 0, pair_rise * (2 * G) / pair_h2, np.inf)
-        return single, pair
+    def support(self, s: np.ndarray, e: np.ndarray, core: np.ndarray | None = None) -> np.ndarray:
+        """Per span: the norm's rise over what the frame's horizontal acceleration demands
+        (``inf`` where it demands nothing)."""
+        return _supported(
+            span_sums(self.excess, s, e, where=core), span_sums(self.h2, s, e, where=core)
+        )
+
+    def pair_support(self, s: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`support` per span and per span-gap-span pair ``[s_k, e_{k+1})``."""
+        rise, rise_gap = span_and_gap_sums(self.excess, s, e)
+        h2, h2_gap = span_and_gap_sums(self.h2, s, e)
+        pair = _supported(rise[:-1] + rise_gap + rise[1:], h2[:-1] + h2_gap + h2[1:])
+        return _supported(rise, h2), pair
+
+
+def _supported(rise: np.ndarray, h2: np.ndarray) -> np.ndarray:
+    """The norm's summed rise over the rise that summed ``h2`` demands, ``inf`` for none."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(h2 > 0, rise * (2 * G) / h2, np.inf)
 
 
 def longitudinal(m: Motion, cfg: dict, norms: _Norms | None = None) -> list[Candidate]:
@@ -156,8 +183,8 @@ def longitudinal(m: Motion, cfg: dict, norms: _Norms | None = None) -> list[Cand
         s, e = np.array(spans).T
         x = fwd if sign > 0 else -fwd
         norms = norms or _Norms(m)
-        support, _ = norms.support(s, e, x >= thr * G)
-        peaks, _ = span_sums(x, s, e, np.fmax)
+        support = norms.support(s, e, x >= thr * G)
+        peaks = span_sums(x, s, e, np.fmax)
         out += [
             Candidate(kind, i0, i1, peak, "m/s^2", thr * G, confidence=min(1.0, ok))
             for i0, i1, peak, ok in zip(
@@ -186,23 +213,23 @@ def lateral(m: Motion, cfg: dict, norms: _Norms | None = None) -> list[Candidate
     if not spans:
         return []
     s, e, sign = (np.array(c) for c in zip(*spans, strict=True))
-    high, _ = span_sums(y, s, e, np.fmax)
-    low, _ = span_sums(y, s, e, np.fmin)
+    high = span_sums(y, s, e, np.fmax)
+    low = span_sums(y, s, e, np.fmin)
     peak = np.where(sign > 0, high, -low).tolist()
     # heading change from sample s to e - 1: the yaw rate summed over [s + 1, e)
     yaw = m.yaw_rate if np.isfinite(m.yaw_rate.sum()) else np.nan_to_num(m.yaw_rate)
-    yaw_sum, yaw_gap = span_sums(yaw, s, e)
+    yaw_sum, yaw_gap = span_and_gap_sums(yaw, s, e)
     yaw_sum -= yaw[s]
     deg = np.degrees(1.0 / m.rate_hz)
     turned = (yaw_sum * deg).tolist()
     turned_pair = ((yaw_sum[:-1] + yaw_gap + yaw_sum[1:] + yaw[s[1:]]) * deg).tolist()
-    left, _ = span_sums(y >= turn, s, e)
-    right, _ = span_sums(y <= -turn, s, e)
+    left = span_sums(y >= turn, s, e)
+    right = span_sums(y <= -turn, s, e)
     strong = np.where(sign > 0, left, right).tolist()
-    wide, wide_gap = span_sums(np.abs(y) >= lc, s, e)
+    wide, wide_gap = span_and_gap_sums(np.abs(y) >= lc, s, e)
     strong_pair = (wide[:-1] + wide_gap + wide[1:]).tolist()
     norms = norms or _Norms(m)
-    support, support_pair = (r.tolist() for r in norms.support(s, e))
+    support, support_pair = (r.tolist() for r in norms.pair_support(s, e))
     s, e, sign = s.tolist(), e.tolist(), sign.tolist()
     used = set()
     for k in range(len(s)):
@@ -293,8 +320,8 @@ def shocks(m: Motion, cfg: dict) -> list[Candidate]:
     impact_thr, pothole_thr = cfg["impact_g"] * G, cfg["pothole_g"] * G
     if spans := lobes(m.shock_peak, impact_thr, impact_thr, 1):
         s, e = np.array(spans).T
-        shock, _ = span_sums(m.shock_peak, s, e, np.fmax)
-        vertical, _ = span_sums(m.vertical_peak, s, e, np.fmax)
+        shock = span_sums(m.shock_peak, s, e, np.fmax)
+        vertical = span_sums(m.vertical_peak, s, e, np.fmax)
         for i0, i1, peak, up in zip(
             s.tolist(), e.tolist(), shock.tolist(), vertical.tolist(), strict=True
         ):
@@ -312,7 +339,7 @@ def shocks(m: Motion, cfg: dict) -> list[Candidate]:
                 )
     if spans := lobes(m.vertical_peak, pothole_thr, pothole_thr, 1):
         s, e = axle_pairs(m, cfg, *np.array(spans).T)
-        vertical, _ = span_sums(m.vertical_peak, s, e, np.fmax)
+        vertical = span_sums(m.vertical_peak, s, e, np.fmax)
         impacts = [(c.i0, c.i1) for c in out]
         for i0, i1, peak in zip(s.tolist(), e.tolist(), vertical.tolist(), strict=True):
             if not any(a < i1 and i0 < b for a, b in impacts):
