@@ -46,13 +46,17 @@ def moving_average(x: np.ndarray, window: int) -> np.ndarray:
         lo, hi = np.maximum(i - half, 0), np.minimum(i - half + window, n)
         c = cumulative(x)
         return ((c[..., hi] - c[..., lo]) / (hi - lo)).astype(x.dtype, copy=False)
+    # Rows are summed as one flat, contiguous series (fast additions): a window that crosses
+    # from one row into the next lands on an edge sample, which is overwritten below.
+    x = np.ascontiguousarray(x)
     out = np.empty(x.shape, x.dtype)
-    interior = out[..., half : n - window + half + 1]  # windows wholly inside the data
-    length = interior.shape[-1]
-    sums, size, offset, started = x, 1, 0, False
+    flat = x.reshape(-1)
+    interior = out.reshape(-1)[half : flat.size - window + half + 1]
+    length = interior.size
+    sums, size, offset, started = flat, 1, 0, False
     while True:
         if window & size:
-            part = sums[..., offset : offset + length]
+            part = sums[offset : offset + length]
             if started:
                 interior += part
             else:
@@ -61,7 +65,7 @@ def moving_average(x: np.ndarray, window: int) -> np.ndarray:
             offset += size
         if 2 * size > window:
             break
-        sums = sums[..., :-size] + sums[..., size:]  # sums of 2 * size samples
+        sums = sums[:-size] + sums[size:]  # sums of 2 * size samples
         size *= 2
     interior *= x.dtype.type(1.0 / window)
     # clipped at the ends: the first ``half`` windows end at samples window - half .. window - 1,
