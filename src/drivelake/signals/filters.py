@@ -1,8 +1,8 @@
 """Low-pass filters and block reductions that cost a fixed, small number of passes over the data.
 
 Manoeuvres last from half a second to several seconds, so a moving average over a fraction of a
-second removes engine and road vibration without smearing them; a cumulative-sum moving average
-costs the same whatever the window, which keeps fleet-scale detection at memory speed.
+second removes engine and road vibration without smearing them; built from doubled sums, it
+costs a few contiguous additions, which keeps fleet-scale detection near memory speed.
 """
 
 from __future__ import annotations
