@@ -11,6 +11,23 @@ import typer
 from drivelake.cli.core import FORMAT, get_lake
 from drivelake.cli.output import Format, fail, print_rows, stderr
 
+#: What a terminal shows of an event first when the whole row does not fit.
+EVENT_COLUMNS = [
+    "event_id",
+    "type",
+    "direction",
+    "start_s",
+    "end_s",
+    "peak",
+    "unit",
+    "severity",
+    "confidence",
+    "drive_id",
+    "zone",
+    "lat",
+    "lon",
+]
+
 eval_app = typer.Typer(help="Evaluate mined results against labelled truth.", no_args_is_help=True)
 
 
@@ -43,7 +60,7 @@ def events(
     """List detected events."""
     from drivelake.events import events as query
 
-    print_rows(query(get_lake(ctx), drive, type_, run), fmt, title="events")
+    print_rows(query(get_lake(ctx), drive, type_, run), fmt, title="events", order=EVENT_COLUMNS)
 
 
 def roughness(

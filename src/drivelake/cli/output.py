@@ -37,8 +37,14 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def print_rows(table: pa.Table, fmt: Format, *, title: str | None = None) -> None:
-    """Print an Arrow table: ``json`` is one array of row objects, ``csv`` has a header."""
+def print_rows(
+    table: pa.Table, fmt: Format, *, title: str | None = None, order: list[str] | None = None
+) -> None:
+    """Print an Arrow table: ``json`` is one array of row objects, ``csv`` has a header.
+
+    A ``table`` wider than the terminal is fitted to it (see :func:`_fit`): ``order`` names the
+    columns most worth keeping, first to last. Piped to a file it keeps every column, unfolded.
+    """
     rows = table.to_pylist()
     if fmt == Format.json:
         json.dump([_jsonable(r) for r in rows], sys.stdout, indent=None)
@@ -49,14 +55,70 @@ def print_rows(table: pa.Table, fmt: Format, *, title: str | None = None) -> Non
         for r in rows:
             writer.writerow([_cell(r[c]) for c in table.column_names])
     else:
-        from rich.table import Table
+        _print_table(table, title, order or [])
 
-        t = Table(title=title, show_lines=False)
-        for name in table.column_names:
-            t.add_column(name, overflow="fold")
-        for r in rows:
-            t.add_row(*(_cell(r[c]) for c in table.column_names))
-        Console().print(t)
+
+def _print_table(table: pa.Table, title: str | None, order: list[str]) -> None:
+    from rich.table import Table
+
+    console = Console()
+    names = table.column_names
+    cells = {name: [_cell(v) for v in table.column(name).to_pylist()] for name in names}
+    width = {name: max([len(name), *map(len, cells[name])]) for name in names}
+    caption, notes = None, []
+    if not console.is_terminal:  # a file or a pipe: nothing to fit, nothing folded
+        console = Console(width=max(80, _table_width(names, width)))
+    elif _table_width(names, width) > console.width:
+        names, caption, notes = _fit(names, cells, width, console.width, order)
+    t = Table(title=title, caption=caption, show_lines=False)
+    for name in names:
+        t.add_column(name, overflow="fold")
+    for i in range(table.num_rows):
+        t.add_row(*(cells[name][i] for name in names))
+    console.print(t)
+    for note in notes:
+        stderr.print(note)
+
+
+def _table_width(names: list[str], width: dict[str, int]) -> int:
+    """Characters a rich table needs: each column's text, its padding and one border."""
+    return 1 + sum(width[name] + 3 for name in names)
+
+
+def _fit(
+    names: list[str],
+    cells: dict[str, list[str]],
+    width: dict[str, int],
+    limit: int,
+    order: list[str],
+) -> tuple[list[str], str | None, list[str]]:
+    """The columns that fit ``limit`` characters, the caption and the notes that say the rest.
+
+    Columns empty in every row are left out; a value every row shares moves to the caption
+    (``drive_id=...`` under a one-drive listing); then columns are kept in ``order`` (the rest
+    after it, left to right) while they fit. A hidden column is named, never silently lost.
+    """
+    rows = len(cells[names[0]]) if names else 0
+    empty = [n for n in names if rows and not any(cells[n])]
+    constant = [n for n in names if rows > 1 and n not in empty and len(set(cells[n])) == 1]
+    left = [n for n in names if n not in empty and n not in constant]
+    wanted = [n for n in order if n in left] + [n for n in left if n not in order]
+    shown: list[str] = []
+    for name in wanted:
+        if shown and _table_width([*shown, name], width) > limit:
+            break
+        shown.append(name)
+    hidden = wanted[len(shown) :]
+    notes = []
+    if empty:
+        notes.append(f"empty in every row, not shown: {', '.join(empty)}")
+    if hidden:
+        notes.append(
+            f"{len(hidden)} column(s) not shown at this width: {', '.join(hidden)} "
+            "(--format csv or json has every column)"
+        )
+    caption = ", ".join(f"{n}={cells[n][0]}" for n in constant) or None
+    return shown, caption, notes
 
 
 def _cell(value: Any) -> str:
