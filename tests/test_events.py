@@ -145,6 +145,14 @@ def test_comma_longitudinal_accel_agrees_with_can_speed(lake):
     r = np.corrcoef(a, b)[0, 1]
     print(f"comma2k19 calibrated a_long vs dv/dt(CAN): r = {r:.3f}")
     assert r >= 0.8, r
+    # the lateral axis and its sign: centripetal a_lat = v * yaw rate (left positive), although
+    # this highway stretch bends gently (|v r| under 0.2 m/s² in 1 s means)
+    a_lat = motion.accel[:n, 1].reshape(-1, k).mean(1)
+    v_r = (np.interp(grid, t[ok], v[ok]) * motion.yaw_rate)[:n].reshape(-1, k).mean(1)
+    r_lat = np.corrcoef(a_lat, v_r)[0, 1]
+    slope = np.polyfit(v_r, a_lat, 1)[0]
+    print(f"comma2k19 calibrated a_lat vs v*yaw(CAN, gyro): r = {r_lat:.3f}, slope {slope:.2f}")
+    assert r_lat >= 0.6 and 0.7 < slope < 1.4, (r_lat, slope)
     # road roughness of a real highway drive: finite, every 100 m, in the range of ride
     # vibration (ISO 2631-1: ~0.1-1 m/s² from smooth to rough roads), covering the distance
     from drivelake.events.roughness import roughness_segments
