@@ -332,6 +332,47 @@ def test_detect_is_idempotent_and_a_new_config_is_a_new_run(lake, tmp_path):
     ]
 
 
+def test_an_interrupted_run_shows_nothing_and_its_retry_shows_each_event_once(
+    lake, tmp_path, monkeypatch
+):
+    """The run rows are the commit: a run that dies before them leaves its rows invisible, and
+    the next run deletes them before redoing the drives. Drives are written in batches: one
+    table version per batch, not per drive."""
+    from drivelake.events import store
+    from drivelake.lake import Lake
+    from drivelake.synth import generate_fleet
+
+    generate_fleet(tmp_path / "fleet", drives=3, seed=4, minutes=(2, 2))
+    lake.ingest([tmp_path / "fleet"])
+    append = Lake.append
+
+    def dies_before_the_run_rows(self, name, data, **kw):
+        if name == "event_runs" and data.num_rows:
+            raise RuntimeError("killed")
+        return append(self, name, data, **kw)
+
+    monkeypatch.setattr(Lake, "append", dies_before_the_run_rows)
+    with pytest.raises(RuntimeError, match="killed"):
+        detect(lake)
+    monkeypatch.setattr(Lake, "append", append)
+    assert lake.dataset("events").count_rows() > 0  # written, but no run says it is done
+    assert events(lake).num_rows == 0 and lake.sql("SELECT * FROM events_all").num_rows == 0
+
+    before = {name: lake.dataset(name).version for name in ("events", "event_coverage")}
+    done = detect(lake)
+    assert done["processed"] == 3 and done["events"] > 0
+    shown = events(lake)
+    assert shown.num_rows == done["events"]
+    assert len(set(shown["event_id"].to_pylist())) == shown.num_rows
+    coverage = lake.sql("SELECT drive_id, type, count(*) AS n FROM event_coverage GROUP BY ALL")
+    assert set(coverage["n"].to_pylist()) == {1}
+    # one version per table for the three drives (plus the deletion of the unfinished rows)
+    assert lake.dataset("event_coverage").version - before["event_coverage"] == 2
+    assert lake.dataset("event_runs").count_rows() == 3
+    assert len(lake.sql("SELECT DISTINCT drive_id FROM calibrations")) == 3
+    assert store.WRITE_BATCH >= 3
+
+
 def test_roughness_index_measures_the_road_vibration_per_100_m():
     """Each 100 m segment's index matches the generator's true vibration (RMS of its vertical
     road vibration plus sensor noise over the counted samples), and a rough stretch stands out."""

@@ -156,7 +156,7 @@ class Lake:
         target = schema.TABLES.get(name, data.schema)
         data = data.select(target.names).cast(target) if name in schema.TABLES else data
         if self.dataset(name) is None:
-            with self._commit_lock(name):
+            with self.lock(name):
                 if self.dataset(name) is None:
                     return self._write(name, data, target, "create", message)
         return self._write(name, data, target, "append", message)
@@ -194,7 +194,7 @@ class Lake:
         target = schema.TABLES[name]
         data = data.select(target.names).cast(target)
         if self.dataset(name) is None:
-            with self._commit_lock(name):
+            with self.lock(name):
                 self._create_if_missing(name, target)
         uri = self.table_uri(name)
         written = write_fragments(data, uri, schema=target, max_rows_per_file=4 << 20)
@@ -226,7 +226,7 @@ class Lake:
         there Lance's merge-insert does the check, which is safe for one writer per key.
         """
         data = data.select(schema.TABLES[name].names).cast(schema.TABLES[name])
-        with self._commit_lock(name):
+        with self.lock(name):
             self._create_if_missing(name, schema.TABLES[name])
             ds = self.dataset(name)
             if "://" not in self.uri:
@@ -245,7 +245,12 @@ class Lake:
             return int(result.get("num_inserted_rows", 0))
 
     @contextmanager
-    def _commit_lock(self, name: str) -> Iterator[None]:
+    def lock(self, name: str) -> Iterator[None]:
+        """Hold the lake-wide lock ``name`` (other processes on this machine wait for it).
+
+        A local lake only: an object store has no shared lock, and there Lance's own commit
+        conflict detection is what keeps concurrent writers apart.
+        """
         if "://" in self.uri:
             yield
             return
@@ -321,6 +326,13 @@ class Lake:
         only IMU data does not pay for the empty GNSS and CAN columns). Channels are floats in
         SI units.
         """
+        out, batches = self._signal_batches(drive_id, streams, columns)
+        return pa.Table.from_batches(batches, schema=out) if batches else out.empty_table()
+
+    def _signal_batches(
+        self, drive_id: str, streams: Iterable[str] | None, columns: Sequence[str] | None
+    ) -> tuple[pa.Schema, list[pa.RecordBatch]]:
+        """:meth:`signals` as its schema and batches, each batch one stream's rows in time."""
         drive = self._drive_row(
             drive_id, ["ingest_id", "start_ns", "streams", "signal_fragments", "signal_blocks"]
         )
@@ -332,13 +344,12 @@ class Lake:
         out = pa.schema([schema.SAMPLES.field(n) for n in ("stream", "t_ns", *channels)])
         ds = self.dataset("signals")
         if ds is None:
-            return out.empty_table()
+            return out, []
         plans = self._stream_reads(ds, drive, wanted, channels)
         if plans is None:  # the drive's fragments were compacted away since: scan instead
-            batches = self._scan_streams(ds, drive, wanted, channels)
-        else:  # streams read and decode in parallel (Lance and NumPy release the GIL)
-            batches = list(_io_pool().map(lambda plan: _read_planned(plan, out), plans))
-        return pa.Table.from_batches(batches, schema=out) if batches else out.empty_table()
+            return out, self._scan_streams(ds, drive, wanted, channels)
+        # streams read and decode in parallel (Lance and NumPy release the GIL)
+        return out, list(_io_pool().map(lambda plan: _read_planned(plan, out), plans))
 
     def _stream_reads(
         self, ds: lance.LanceDataset, drive: dict[str, Any], streams: list[str], channels: list[str]
@@ -394,9 +405,18 @@ class Lake:
 
     def stream(self, drive_id: str, stream: str) -> pa.Table | None:
         """One stream of a drive with only its meaningful channels, or None if absent."""
-        cols = schema.STREAM_CHANNELS.get(stream)
-        table = self.signals(drive_id, streams=[stream], columns=cols)
-        return table if table.num_rows else None
+        return self.streams(drive_id, [stream])[stream]
+
+    def streams(self, drive_id: str, names: Sequence[str]) -> dict[str, pa.Table | None]:
+        """Several streams of a drive, each as :meth:`stream` gives it, from one read."""
+        out, batches = self._signal_batches(drive_id, names, None)
+        found: dict[str, pa.Table | None] = {}
+        for name in names:
+            mine = [b for b in batches if len(b) and b.column(0)[0].as_py() == name]
+            cols = ["stream", "t_ns", *schema.STREAM_CHANNELS.get(name, schema.CHANNELS)]
+            keep = [c for c in cols if c in out.names]
+            found[name] = pa.Table.from_batches(mine, schema=out).select(keep) if mine else None
+        return found
 
     # ------------------------------------------------------------------ later stages
     # Thin doors to the stage modules (imported on use, so `import drivelake` stays light).
@@ -580,7 +600,7 @@ class Lake:
         ds = self.dataset("drives")
         if ds is None or len(ds.get_fragments()) <= max_fragments:
             return False
-        with self._commit_lock("drives"):
+        with self.lock("drives"):
             self.dataset("drives").optimize.compact_files()
         return True
 

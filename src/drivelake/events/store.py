@@ -7,16 +7,19 @@ separate run and never mixes with the old one):
 * ``roughness`` — per drive, one row per ~100 m of road: the roughness index (RMS m/s²);
 * ``event_coverage`` — per drive and type: analysable or not, with the reason;
 * ``calibrations`` — per drive: the sensor -> vehicle rotation per time span with its quality;
-* ``event_runs`` — one row per (run, drive), written *last*: a drive counts as done for a run
-  only when this row exists, so an interrupted run is finished by the next one, and a repeated
-  run writes nothing (no new table versions).
+* ``event_runs`` — one row per (run, drive), written *last* (per batch of drives): a drive
+  counts as done for a run only when this row exists, so an interrupted run is finished by the
+  next one (which first deletes what it left unfinished), and a repeated run writes nothing (no
+  new table versions).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -122,6 +125,23 @@ def done_drives(lake: Lake, run_id: str) -> set[str]:
     return set(table.column("drive_id").to_pylist())
 
 
+#: Drives whose results are written together: each table gains one version per batch of
+#: drives, not one per drive (a Lance commit costs milliseconds and its version is kept).
+WRITE_BATCH = 64
+
+
+@dataclass
+class DriveResult:
+    """One drive's detection as rows of each table: computed in a worker, written by the caller."""
+
+    drive_id: str
+    events: list[dict]
+    roughness: list[dict]
+    coverage: list[dict]
+    calibration: list[dict]
+    run: dict
+
+
 def detect(
     lake: Lake,
     drive_ids: list[str] | None = None,
@@ -131,6 +151,13 @@ def detect(
 ) -> dict[str, Any]:
     """Detect events on the given drives (default: all) not yet done for this config's run.
 
+    Drives are analysed in ``jobs`` worker processes and written in batches of
+    :data:`WRITE_BATCH`: every table's rows first, the batch's ``event_runs`` rows last. Rows of
+    a batch that was interrupted before its run rows were never visible (the views and
+    :func:`events` read only finished runs); the next run of the same config deletes them
+    before it redoes those drives, so they never show twice. One ``detect`` per config runs at
+    a time on a local lake (a lock); another config's run goes on beside it.
+
     Returns ``{"run_id", "processed", "skipped", "events"}``.
     """
     from drivelake.engine import get_engine
@@ -139,13 +166,26 @@ def detect(
     run_id = run_id_of(cfg)
     wanted = drive_ids or lake.drives(columns=["drive_id"]).column("drive_id").to_pylist()
     wanted = [lake.resolve_drive_id(d) for d in wanted]
-    done = done_drives(lake, run_id)
-    todo = [d for d in wanted if d not in done]
-    if todo:
-        _add_missing_columns(lake, "events", EVENTS)
-    total = 0
-    for _, n in get_engine("local", jobs).map(_detect_one, [(lake.uri, d, cfg) for d in todo]):
-        total += n
+    with lake.lock(f"detect-{run_id}"):
+        done = done_drives(lake, run_id)
+        todo = [d for d in wanted if d not in done]
+        total = 0
+        if todo:
+            _add_missing_columns(lake, "events", EVENTS)
+            if lake.dataset("event_runs") is None:  # before any row: rows with no runs table
+                lake.append("event_runs", RUNS.empty_table(), message="create")  # read as imported
+            _drop_unfinished(lake, run_id, done)
+            calibrated = _calibrated_drives(lake)
+            batch: list[DriveResult] = []
+            items = [(lake.uri, d, cfg) for d in todo]
+            for _, result in get_engine("local", jobs).map(_detect_one, items):
+                batch.append(result)
+                total += len(result.events)
+                if len(batch) >= WRITE_BATCH:
+                    _write_batch(lake, run_id, batch, calibrated)
+                    batch = []
+            if batch:
+                _write_batch(lake, run_id, batch, calibrated)
     return {
         "run_id": run_id,
         "processed": len(todo),
@@ -154,21 +194,69 @@ def detect(
     }
 
 
-def _detect_one(item: tuple[str, str, EventConfig]) -> int:
-    """One drive, one run: calibrate, detect, write events + coverage, then the run row."""
+def _drop_unfinished(lake: Lake, run_id: str, done: set[str]) -> None:
+    """Delete the rows an interrupted run of ``run_id`` wrote for drives it did not finish."""
+    quoted = run_id.replace("'", "''")
+    for name in ("events", "roughness", "event_coverage"):
+        ds = lake.dataset(name)
+        if ds is None:
+            continue
+        found = ds.to_table(columns=["drive_id"], filter=f"run_id = '{quoted}'")
+        if unfinished := set(found.column("drive_id").to_pylist()) - done:
+            ids = ", ".join(f"'{d}'" for d in sorted(unfinished))
+            ds.delete(f"run_id = '{quoted}' AND drive_id IN ({ids})")
+
+
+def _calibrated_drives(lake: Lake) -> set[str]:
+    ds = lake.dataset("calibrations")
+    if ds is None:
+        return set()
+    return set(ds.to_table(columns=["drive_id"]).column("drive_id").to_pylist())
+
+
+def _write_batch(lake: Lake, run_id: str, batch: list[DriveResult], calibrated: set[str]) -> None:
+    """The batch's rows, table by table, then its run rows: the commit that makes them visible.
+
+    A calibration depends on the data only, so each drive's is stored once, whatever the run.
+    """
+    new = [r for b in batch if b.drive_id not in calibrated for r in b.calibration]
+    if new:
+        table = pa.Table.from_pylist(new, schema=CALIBRATIONS)
+        lake.append("calibrations", table, message="calibration")
+        calibrated.update(b.drive_id for b in batch)
+    for name, schema, rows in (
+        ("events", EVENTS, [r for b in batch for r in b.events]),
+        ("roughness", ROUGHNESS, [r for b in batch for r in b.roughness]),
+        ("event_coverage", COVERAGE, [r for b in batch for r in b.coverage]),
+    ):
+        if rows:
+            lake.append(name, pa.Table.from_pylist(rows, schema=schema), message=f"{name} {run_id}")
+    runs = pa.Table.from_pylist([b.run for b in batch], schema=RUNS)
+    lake.append("event_runs", runs, message=f"run {run_id}: {len(batch)} drives")
+
+
+@functools.lru_cache(maxsize=4)
+def _open(uri: str) -> Lake:
+    """The lake, opened once per worker process: its catalogue cache then serves every drive."""
     import drivelake
 
+    return drivelake.open(uri, create=False)
+
+
+def _detect_one(item: tuple[str, str, EventConfig]) -> DriveResult:
+    """One drive, one run: calibrate and detect; the rows of every table, unwritten."""
     uri, drive_id, cfg = item
-    lake = drivelake.open(uri, create=False)
+    lake = _open(uri)
     drive = lake.drive(drive_id)
     run_id = run_id_of(cfg)
     thresholds = cfg.thresholds(drive["metadata"].get("vehicle_class"))
-    streams = {s: lake.stream(drive_id, s) for s in ("accel", "gyro", "gnss", "can")}
+    streams = lake.streams(drive_id, ("accel", "gyro", "gnss", "can"))
     cover, motion, grid = analyse(drive, streams, thresholds)
     rows: list[dict] = []
     rough: list[dict] = []
+    calibration: list[dict] = []
     if motion is not None:
-        _store_calibration(lake, drive, motion)
+        calibration = _calibration_rows(drive, motion)
         ok_types = {t for t, (ok, _) in cover.items() if ok}
         lat, lon = positions_on_grid(streams.get("gnss"), grid)
         limits = None
@@ -193,16 +281,10 @@ def _detect_one(item: tuple[str, str, EventConfig]) -> int:
                     )
                 )
             ]
-    if rows:
-        lake.append("events", pa.Table.from_pylist(rows, schema=EVENTS), message=f"events {run_id}")
-    if rough:
-        table = pa.Table.from_pylist(rough, schema=ROUGHNESS)
-        lake.append("roughness", table, message=f"roughness {run_id}")
     cov = [
         {"run_id": run_id, "drive_id": drive_id, "type": t, "analysable": ok, "reason": why}
         for t, (ok, why) in cover.items()
     ]
-    lake.append("event_coverage", pa.Table.from_pylist(cov, schema=COVERAGE), message=run_id)
     run = {
         "run_id": run_id,
         "drive_id": drive_id,
@@ -212,8 +294,7 @@ def _detect_one(item: tuple[str, str, EventConfig]) -> int:
         "events": len(rows),
         "finished_at": datetime.now(UTC),
     }
-    lake.append("event_runs", pa.Table.from_pylist([run], schema=RUNS), message=f"run {run_id}")
-    return len(rows)
+    return DriveResult(drive_id, rows, rough, cov, calibration, run)
 
 
 def analyse(drive: dict, streams: dict[str, pa.Table | None], cfg: dict):
@@ -226,8 +307,10 @@ def analyse(drive: dict, streams: dict[str, pa.Table | None], cfg: dict):
     rate = max(ANALYSIS_HZ, ANALYSIS_HZ * round(median_rate_hz(t_a) / ANALYSIS_HZ))
     grid = uniform_grid(max(t_a[0], t_g[0]), min(t_a[-1], t_g[-1]), rate)
     vec = lambda t, cols: np.stack([t.column(c).to_numpy(zero_copy_only=False) for c in cols], 1)  # noqa: E731
-    a = resample(t_a, vec(accel, ("ax", "ay", "az")), grid, max_gap_s=cfg["max_gap_s"])
-    g = resample(t_g, vec(gyro, ("gx", "gy", "gz")), grid, max_gap_s=cfg["max_gap_s"])
+    # float32 from here: far finer than any IMU, and half the bytes through every pass
+    gap, f32 = cfg["max_gap_s"], np.float32
+    a = resample(t_a, vec(accel, ("ax", "ay", "az")), grid, max_gap_s=gap, dtype=f32)
+    g = resample(t_g, vec(gyro, ("gx", "gy", "gz")), grid, max_gap_s=gap, dtype=f32)
     tracked = drive["source_frame"] == FRAME_EARTH_ENU
     motion = vehicle_motion(a, g, rate, heading_tracked=tracked, **peak_floors(cfg))
     factor = round(rate / motion.rate_hz)
@@ -299,12 +382,9 @@ def _add_missing_columns(lake: Lake, name: str, schema: pa.Schema) -> None:
         ds.add_columns(missing)
 
 
-def _store_calibration(lake: Lake, drive: dict, motion) -> None:
-    """Calibration depends on the data only, so it is stored once per drive."""
-    ds = lake.dataset("calibrations")
-    if ds is not None and ds.count_rows(filter=f"drive_id = '{drive['drive_id']}'"):
-        return
-    rows = [
+def _calibration_rows(drive: dict, motion) -> list[dict]:
+    """The drive's calibration spans as ``calibrations`` rows."""
+    return [
         {
             "drive_id": drive["drive_id"],
             "span": i,
@@ -318,9 +398,6 @@ def _store_calibration(lake: Lake, drive: dict, motion) -> None:
         }
         for i, s in enumerate(motion.calibration.spans)
     ]
-    lake.append(
-        "calibrations", pa.Table.from_pylist(rows, schema=CALIBRATIONS), message="calibration"
-    )
 
 
 def events(
