@@ -6,6 +6,7 @@ the same settings always give the same run (idempotent re-runs) and any change g
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import tomllib
@@ -35,8 +36,9 @@ class EventConfig:
         name = vehicle_class if vehicle_class in self.classes else self.default_class
         return {**self.common, **self.classes[name], "vehicle_class": name}
 
-    @property
+    @functools.cached_property
     def hash(self) -> str:
+        """What the run id and every row name the config by (computed once: rows are many)."""
         body = json.dumps(
             {
                 "c": self.common,

@@ -309,8 +309,13 @@ def analyse(drive: dict, streams: dict[str, pa.Table | None], cfg: dict):
     vec = lambda t, cols: np.stack([t.column(c).to_numpy(zero_copy_only=False) for c in cols], 1)  # noqa: E731
     # float32 from here: far finer than any IMU, and half the bytes through every pass
     gap, f32 = cfg["max_gap_s"], np.float32
-    a = resample(t_a, vec(accel, ("ax", "ay", "az")), grid, max_gap_s=gap, dtype=f32)
-    g = resample(t_g, vec(gyro, ("gx", "gy", "gz")), grid, max_gap_s=gap, dtype=f32)
+    a, g = vec(accel, ("ax", "ay", "az")), vec(gyro, ("gx", "gy", "gz"))
+    if np.array_equal(t_a, t_g):  # one IMU clock (the usual case): one resampling for both
+        both = resample(t_a, np.concatenate([a, g], axis=1), grid, max_gap_s=gap, dtype=f32)
+        a, g = np.ascontiguousarray(both[:, :3]), np.ascontiguousarray(both[:, 3:])
+    else:
+        a = resample(t_a, a, grid, max_gap_s=gap, dtype=f32)
+        g = resample(t_g, g, grid, max_gap_s=gap, dtype=f32)
     tracked = drive["source_frame"] == FRAME_EARTH_ENU
     motion = vehicle_motion(a, g, rate, heading_tracked=tracked, **peak_floors(cfg))
     factor = round(rate / motion.rate_hz)
