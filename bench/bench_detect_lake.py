@@ -15,9 +15,8 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from _common import report, timed
-
 import drivelake
+from _common import report, timed
 from drivelake.events import detect
 from drivelake.synth import generate_fleet
 
