@@ -27,6 +27,18 @@ EVENT_COLUMNS = [
     "lat",
     "lon",
 ]
+#: The same for a stretch of road.
+ROUGHNESS_COLUMNS = [
+    "drive_id",
+    "segment",
+    "start_s",
+    "end_s",
+    "roughness_mps2",
+    "distance_m",
+    "speed_mps",
+    "lat",
+    "lon",
+]
 
 eval_app = typer.Typer(help="Evaluate mined results against labelled truth.", no_args_is_help=True)
 
@@ -72,7 +84,7 @@ def roughness(
     """Road roughness per ~100 m of road: RMS vertical acceleration (m/s²) with its position."""
     from drivelake.events import roughness as query
 
-    print_rows(query(get_lake(ctx), drive, run), fmt, title="roughness")
+    print_rows(query(get_lake(ctx), drive, run), fmt, title="roughness", order=ROUGHNESS_COLUMNS)
 
 
 @eval_app.command("events")
