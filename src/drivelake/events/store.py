@@ -172,8 +172,10 @@ def detect(
         total = 0
         if todo:
             _add_missing_columns(lake, "events", EVENTS)
-            if lake.dataset("event_runs") is None:  # before any row: rows with no runs table
-                lake.append("event_runs", RUNS.empty_table(), message="create")  # read as imported
+            # the runs table exists before any row does: rows with no runs table at all are
+            # read as imported from elsewhere, all shown
+            if lake.dataset("event_runs") is None:
+                lake.append("event_runs", RUNS.empty_table(), message="create")
             _drop_unfinished(lake, run_id, done)
             calibrated = _calibrated_drives(lake)
             batch: list[DriveResult] = []
