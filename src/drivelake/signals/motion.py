@@ -114,7 +114,7 @@ def vehicle_motion(
     gravity = resting_gravity(p, yaw_raw, int(RESTING_BLOCK_S * fs), int(gravity_s * fs))
     # shocks and vibration read the measured samples (the same as ``p`` unless a phone's tilt
     # filter was undone)
-    p_measured = p if a is a_measured else _projected(a_measured, segments)
+    p_measured = p if a is a_measured else _levelled(a_measured, segments)[0]
     same = vib_n == cal_n and a is a_measured
     low = s_cal[2] if same else moving_average(p_measured[2], vib_n)
     shock, vertical, vibration = _block_shocks(
@@ -233,14 +233,6 @@ def _levelled(a: np.ndarray, segments: list) -> tuple[np.ndarray, np.ndarray]:
         level[i0:i1] = p[2, i0:i1].mean()  # pairwise: exact enough, and only an offset
         p[2, i0:i1] -= level[i0]
     return p, level
-
-
-def _projected(a: np.ndarray, segments: list) -> np.ndarray:
-    """``a`` in each segment's frame, levelled like :func:`_levelled` (its own offsets)."""
-    p = project(a.astype(np.float32, copy=False), segments)
-    for i0, i1, _, _ in segments:
-        p[2, i0:i1] -= p[2, i0:i1].mean()
-    return p
 
 
 def _to_vehicle(x: np.ndarray, cal: Calibration) -> np.ndarray:

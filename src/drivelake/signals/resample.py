@@ -46,15 +46,11 @@ def resample(
     right = np.searchsorted(x, xg, side="left").clip(1, len(x) - 1)
     span = x[right] - x[right - 1]
     ok = (xg >= x[0]) & (xg <= x[-1]) & (span <= max_gap_s * 1e9)
-    if not ok.all():
-        right, span, xg = right[ok], span[ok], xg[ok]
+    inner = slice(None) if ok.all() else ok  # a slice keeps views where nothing is left out
+    right, span, xg = right[inner], span[inner], xg[inner]
     weight = ((xg - x[right - 1]) / np.where(span > 0, span, 1.0))[:, None]
     before = cols[right - 1]
-    inside = before + weight * (cols[right] - before)
-    if ok.all():
-        out[:] = inside
-    else:
-        out[ok] = inside
+    out[inner] = before + weight * (cols[right] - before)
     return out[:, 0] if flat else out
 
 
