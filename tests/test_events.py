@@ -15,6 +15,7 @@ from drivelake.events import detect, events, load_config
 from drivelake.events.detectors import detect_motion, peak_floors
 from drivelake.events.evaluate import Label, evaluate, read_truth
 from drivelake.signals.motion import vehicle_motion
+from drivelake.signals.phone_frame import level_phone_frame
 from drivelake.synth import synth_drive
 
 
@@ -175,7 +176,8 @@ def _stressed_drive(seed: int, scenario: str, filter_tau_s: float = 2.0):
     ``earth_drift``: an Earth frame (east/north/up) whose heading drifts 30°/min plus ±25° of
     wander (a magnetometer in a car). ``earth_tilt_filter``: the same, from a phone whose
     orientation filter takes a ``filter_tau_s`` low-pass of specific force for "up", i.e. takes
-    sustained acceleration for tilt (the reported vector is rotated, its norm kept).
+    sustained acceleration for tilt (the reported vectors, accelerometer and gyro alike, are
+    rotated with its frame, their norms kept).
     """
     from scipy.signal import lfilter
 
@@ -196,14 +198,16 @@ def _stressed_drive(seed: int, scenario: str, filter_tau_s: float = 2.0):
     psi = 1.0 + np.cumsum(d.yaw_rate) * dt + np.radians(0.5 * t + 25 * np.sin(2 * np.pi * t / 240))
     c, s = np.cos(psi), np.sin(psi)
     acc = np.stack([c * f[:, 0] - s * f[:, 1], s * f[:, 0] + c * f[:, 1], f[:, 2]], axis=1)
+    gyro = np.stack([rng.normal(0, 0.02, n), rng.normal(0, 0.02, n), r], axis=1)
     if scenario == "earth_tilt_filter":
         k = np.exp(-dt / filter_tau_s)
         up = lfilter([1 - k], [1, -k], acc, axis=0, zi=np.outer([k], acc[0]))[0]
         up /= np.linalg.norm(up, axis=1, keepdims=True)
-        v = np.cross(up, [0.0, 0.0, 1.0])  # rotate the filter's "up" onto z (Rodrigues)
-        vf = np.cross(v, acc)
-        acc = acc + vf + np.cross(v, vf) / (1 + up[:, 2:3])
-    gyro = np.stack([rng.normal(0, 0.02, n), rng.normal(0, 0.02, n), r], axis=1)
+        # the filter's "up" is rotated onto z (Rodrigues), and with it every sensor it reports
+        v = np.cross(up, [0.0, 0.0, 1.0])
+        acc, gyro = (
+            x + np.cross(v, x) + np.cross(v, np.cross(v, x)) / (1 + up[:, 2:3]) for x in (acc, gyro)
+        )
     return d, acc, gyro, True
 
 
@@ -234,6 +238,26 @@ def test_detectors_survive_noise_mount_changes_and_a_drifting_filtered_earth_fra
         assert all(t is not None and 1.5 < t < 3.0 for t in taus), taus
     else:  # and no filter is invented where there is none
         assert taus == [None, None], taus
+
+
+def test_a_phone_frame_is_levelled_by_the_gyro_axis_while_turning():
+    """A phone's tilted Earth frame shows the gyro's axis off vertical while the car turns; the
+    levelled frame turns about its vertical again, with the filter's time constant found."""
+    _, acc, gyro, _ = _stressed_drive(3, "earth_tilt_filter")
+    nb = len(acc) // 10  # the analysis rate, 10 Hz, as vehicle_motion levels it
+    a, w = (x[: nb * 10].reshape(nb, 10, 3).mean(axis=1).T.astype(np.float32) for x in (acc, gyro))
+    a_level, w_level, tau = level_phone_frame(a, w, 10.0, gravity_n=300, smooth_n=5)
+
+    def axis_tilt_deg(rates):
+        return np.degrees(np.arctan2(np.hypot(rates[0], rates[1]), np.abs(rates[2])))
+
+    turning = np.abs(w[2]) > 0.2
+    before, after = (np.percentile(axis_tilt_deg(x)[turning], 90) for x in (w, w_level))
+    assert turning.sum() > 50 and before > 10.0 and after < before / 3, (before, after)
+    assert tau is not None and 1.5 < tau < 3.0, tau
+    # the frame's extra "vertical" specific force in turns (its lean) is gone
+    excess = (a[2, turning] - a_level[2, turning]).mean()
+    assert excess > 0.05 and abs(a_level[2, turning].mean() - a_level[2].mean()) < 0.1, excess
 
 
 def _imu_table(rate_hz: float, seconds: float, saturate: bool = False) -> dict[str, pa.Table]:

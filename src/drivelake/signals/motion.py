@@ -14,7 +14,7 @@ import numpy as np
 
 from drivelake.signals.calibration import Calibration, calibrate_frames, frame_segments, project
 from drivelake.signals.filters import moving_average
-from drivelake.signals.gravity import STANDARD_GRAVITY
+from drivelake.signals.phone_frame import level_phone_frame
 
 ANALYSIS_HZ = 10
 #: Gravity is estimated from blocks of this many seconds (see :func:`resting_gravity`); a block
@@ -89,14 +89,19 @@ def vehicle_motion(
     a_measured = a
     filter_tau = None
     smooth = max(int(smooth_s * fs), 1)
-    if heading_tracked and nb > 1:
-        a, filter_tau = undo_tilt_filter(a, fs, int(gravity_s * fs), smooth)
     gyro_blocks = gyro[: nb * factor].reshape(nb, factor * 3)
+    levelled_gyro = None
+    if heading_tracked and nb > 1:
+        w = gyro_blocks.reshape(nb, factor, 3).mean(axis=1).T
+        a, levelled_gyro, filter_tau = level_phone_frame(a, w, fs, int(gravity_s * fs), smooth)
 
     def yaw_of(i0: int, i1: int, up: np.ndarray) -> np.ndarray:
-        """Block-mean gyro rate about ``up``: one product over the raw samples (no 3-axis mean)."""
-        w = np.tile(up / factor, factor).astype(gyro_blocks.dtype)
-        y = gyro_blocks[i0:i1] @ w
+        """Block-mean gyro rate about ``up``: one product over the raw samples (no 3-axis mean),
+        or over the block means of a levelled phone frame."""
+        if levelled_gyro is None:
+            y = gyro_blocks[i0:i1] @ np.tile(up / factor, factor).astype(gyro_blocks.dtype)
+        else:
+            y = up.astype(levelled_gyro.dtype) @ levelled_gyro[:, i0:i1]
         if not np.isfinite(y.sum()):
             bad = ~np.isfinite(y)
             y[bad] = 0.0
@@ -254,50 +259,6 @@ def _to_vehicle(x: np.ndarray, cal: Calibration) -> np.ndarray:
         h1 -= s * h0
         h0[:] = fwd
     return x
-
-
-def undo_tilt_filter(
-    a: np.ndarray, rate_hz: float, gravity_n: int, smooth_n: int
-) -> tuple[np.ndarray, float | None]:
-    """Undo a phone's orientation filter on Earth-frame specific force (3, n) at the analysis rate.
-
-    A phone that reports its readings in an Earth frame estimates that frame itself, and its
-    filter pulls "up" towards the apparent gravity: a sustained horizontal acceleration ``h`` is
-    slowly taken for tilt, so the frame shows ``h`` minus a low-passed copy of itself -- a
-    first-order high-pass ``a_f = h - LP_tau(h)``: the manoeuvre fades within seconds and
-    reverses when it ends. The inverse is ``h = a_f + (1/tau) * integral(a_f)`` (the integral
-    leaks over the gravity window so sensor bias cannot accumulate).
-
-    ``tau`` is estimated from the drive itself, with no label and no threshold: the horizontal
-    magnitude must match the frame-invariant one the specific-force norm gives,
-    ``|h|² = (g + excess)² - g²`` (no sustained vertical acceleration on a road). ``1/tau`` is
-    chosen by least squares over the whole drive, zero (no filter: the frame is left as it is)
-    included. Returns the corrected samples and ``tau`` in seconds (None when uncorrected).
-    """
-    from scipy.signal import lfilter
-
-    # The frame's own "up" is the filter's: horizontal specific force in it is the frame's
-    # horizontal acceleration as is (a moving-average gravity would add its own high-pass).
-    total = a.sum(axis=1, dtype=np.float64)
-    up = total / np.linalg.norm(total)
-    d = a - np.outer(up, up @ a)
-    dh, m = moving_average(d, smooth_n), moving_average(a.astype(np.float64), smooth_n)
-    norm = np.sqrt(_norm2(m))
-    excess = norm - _median(norm)
-    target = (2 * STANDARD_GRAVITY + excess) * excess
-    leak = np.exp(-1.0 / max(gravity_n, 1))
-    integral = lfilter([1.0 / rate_hz], [1.0, -leak], d, axis=1)
-    ismooth = moving_average(integral, smooth_n)
-    # |dh + lam * I|² - target, as a quartic in lam: minimise its sum of squares on a fine grid
-    p0 = np.einsum("ij,ij->j", dh, dh) - target
-    p1 = 2 * np.einsum("ij,ij->j", dh, ismooth)
-    p2 = np.einsum("ij,ij->j", ismooth, ismooth)
-    lam = np.linspace(0.0, 4.0, 401)  # 1/tau from 0 (no filter) to 4 /s (tau = 0.25 s)
-    cost = [float(np.sum(np.square(p0 + x * p1 + x * x * p2))) for x in lam]
-    best = float(lam[int(np.argmin(cost))])
-    if best == 0.0:
-        return a, None
-    return (a + best * integral).astype(a.dtype), 1.0 / best
 
 
 def _norm2(x: np.ndarray, level: np.ndarray | None = None) -> np.ndarray:
