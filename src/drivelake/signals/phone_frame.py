@@ -56,13 +56,13 @@ def level_phone_frame(
     and ``w`` (each in its own dtype) and the filter's fitted time constant in seconds (None
     when neither observation shows a filter).
     """
+    from scipy.signal import lfilter
+
     f = a.astype(np.float64)
     total = f.sum(axis=1)
     up = total / np.linalg.norm(total)
     shown = f - np.outer(up, up @ f)  # the horizontal specific force the frame shows
     leak = np.exp(-1.0 / max(gravity_n, 1))
-    from scipy.signal import lfilter
-
     integral = lfilter([1.0 / rate_hz], [1.0, -leak], shown[:2], axis=1)
     second = max(int(rate_hz), 1)
     rates = moving_average(np.nan_to_num(w.astype(np.float64)), second)
