@@ -258,16 +258,17 @@ def lateral(m: Motion, cfg: dict, norms: _Norms | None = None) -> list[Candidate
             side = _side(np.sign(turned[k]))
             sure = min(1.0, support[k])
             out.append(Candidate("harsh_turn", s[k], e[k], peak[k], "m/s^2", turn, side, sure))
-    return _merge_double_lane_changes(out, y, int(cfg["double_lane_change_gap_s"] * m.rate_hz))
+    return _merge_double_lane_changes(out, int(cfg["double_lane_change_gap_s"] * m.rate_hz))
 
 
-def _merge_double_lane_changes(cands: list[Candidate], y: np.ndarray, gap: int) -> list[Candidate]:
+def _merge_double_lane_changes(cands: list[Candidate], gap: int) -> list[Candidate]:
     """A lane change followed within ``gap`` samples by one to the other side is ONE manoeuvre.
 
-    Out-and-back (a swerve, ISO 3888's double lane change, or positioning in one lane before a
-    change to the other) is one event, not two: it spans both halves and takes the direction of
-    the harsher half, judged by its mean-square lateral acceleration (the energy of the
-    manoeuvre, less sensitive to a single sample than the peak), and the lower confidence.
+    Out-and-back (positioning in one lane before a change to the other, a swerve, ISO 3888's
+    double lane change) is one event, not two: it spans both halves and takes the direction of
+    the half that completes it, the later one, and the lower confidence. (The harsher half,
+    by mean-square lateral acceleration, was tried first: it named all four of trip21's pairs
+    right but both of unseen trip 17's wrong, where the positioning half was the harsher.)
     """
     out: list[Candidate] = []
     merged: list[bool] = []
@@ -280,7 +281,6 @@ def _merge_double_lane_changes(cands: list[Candidate], y: np.ndarray, gap: int) 
             and c.direction != prev.direction
             and c.i0 - prev.i1 <= gap
         ):
-            harsh = max(prev, c, key=lambda k: float(np.nanmean(y[k.i0 : k.i1] ** 2)))
             out[-1] = Candidate(
                 c.type,
                 prev.i0,
@@ -288,7 +288,7 @@ def _merge_double_lane_changes(cands: list[Candidate], y: np.ndarray, gap: int) 
                 max(prev.peak, c.peak),
                 c.unit,
                 c.threshold,
-                harsh.direction,
+                c.direction,
                 min(prev.confidence, c.confidence),
             )
             merged[-1] = True

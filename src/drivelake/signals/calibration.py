@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from drivelake.signals.filters import cumulative, moving_average
+from drivelake.signals.filters import cumulative, moving_average, penalised_smooth
 from drivelake.signals.gravity import STANDARD_GRAVITY
 
 #: Yaw rate (rad/s) below which the vehicle counts as going straight.
@@ -35,6 +35,14 @@ STRAIGHT_YAW_RATE = 0.03
 MIN_MANOEUVRE_ACCEL = 0.4
 #: Angle (deg) between windowed gravity directions that means the mount moved.
 MOUNT_CHANGE_DEG = 15.0
+#: How firmly neighbouring windows' forward axes hold each other's sign (see
+#: :func:`_signed_axes`): two windows with full-strength axes cost this much twice over to flip
+#: between, about the turn evidence of ten windows with a few turns each.
+AXIS_LINK_WEIGHT = 5.0
+#: Weight of the step between neighbouring windows' forward angles, against each window's own
+#: axis strength (0..1): a window with little evidence takes its neighbours' angle, one with
+#: full-strength evidence moves by a few degrees at most.
+AXIS_SMOOTHING = 0.1
 
 
 @dataclass
@@ -160,36 +168,70 @@ def _evidence_xy(x: np.ndarray, y: np.ndarray, yaw_rate: np.ndarray) -> tuple[co
 
 
 def combine_evidence(left: np.ndarray, axis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Forward angles and qualities from per-window evidence that shares one sign.
+    """Forward angles and qualities from per-window evidence.
 
-    The doubled-angle axis of every window (straight-line evidence plus the turn evidence's own
-    axis) is unwrapped into one continuous track (through neighbour-pooled evidence, so a weak
-    window cannot flip it); the sign of the whole track is then decided by all windows' turn
-    evidence together, so one window with few turns cannot flip the forward axis.
-    Quality: how consistent the axis evidence is, times how decisive the sign vote was.
+    Each window's doubled-angle axis (straight-line evidence plus the turn evidence's own axis)
+    gives its forward axis without a sign; the signs are chosen for all windows together
+    (:func:`_signed_axes`): a window keeps the sign of its neighbours where their axes join
+    firmly, so one window with few turns cannot flip the forward axis, and a stretch joined to
+    the rest only through windows without axis evidence is signed by its own turns.
+    Quality: how consistent the axis evidence is, times how decisive the turn evidence was.
     """
     fwd_turn = left * -1j  # forward = left rotated by -90°
     doubled = axis + fwd_turn**2 / np.maximum(np.abs(fwd_turn), 1e-12)
-    # Unwrap a track in which each window is summed with its neighbours (as complex numbers, so
-    # a window with weak evidence barely moves it), then give every window its own angle on the
-    # branch nearest that track: one noisy window cannot send the rest of the drive a half-turn
-    # (a flipped forward axis) away.
     if len(doubled) > 2:
-        pooled = doubled.copy()
-        pooled[1:] += doubled[:-1]
-        pooled[:-1] += doubled[1:]
-        track = np.unwrap(np.angle(pooled))
-        beta = (track + np.angle(doubled * np.exp(-1j * track))) / 2
-    else:  # one or two windows: nothing to pool (and unwrap's overhead is not free)
-        beta = np.angle(doubled) / 2
-        if len(beta) == 2:
-            beta[1] = beta[0] + np.angle(doubled[1] / doubled[0]) / 2
-    vote = np.real(fwd_turn * np.exp(-1j * beta))
-    sign_total = np.sum(vote)
-    delta = beta + (0.0 if sign_total >= 0 else np.pi)
-    decisive = abs(sign_total) / max(np.sum(np.abs(vote)), 1e-12)
+        delta = _signed_axes(doubled, fwd_turn)
+    else:  # one or two windows: one sign for both (and no Viterbi overhead)
+        delta = np.angle(doubled) / 2
+        if len(delta) == 2:
+            delta[1] = delta[0] + np.angle(doubled[1] / doubled[0]) / 2
+        if np.sum(np.real(fwd_turn * np.exp(-1j * delta))) < 0:
+            delta = delta + np.pi
+    vote = np.real(fwd_turn * np.exp(-1j * delta))
+    decisive = abs(np.sum(vote)) / max(np.sum(np.abs(vote)), 1e-12)
     quality = np.clip(np.abs(doubled) / 2, 0, 1) * decisive
     return delta, quality
+
+
+def _signed_axes(doubled: np.ndarray, fwd_turn: np.ndarray) -> np.ndarray:
+    """Each window's forward angle, continuous from window to window: its axis with the sign
+    that best fits its own turn evidence and its neighbours' axes.
+
+    Two states per window (the axis and its opposite), chosen by Viterbi: a window's turn
+    evidence votes for one of them, and a change of angle between neighbours costs
+    ``AXIS_LINK_WEIGHT * (1 - cos)`` times the weaker of their neighbourhoods' mean axis
+    strengths: two firm stretches 180° apart cost ``2 * AXIS_LINK_WEIGHT`` times that strength
+    to flip between. A stretch joined to the rest only through windows without axis evidence
+    (no straight-line accelerations, no turns) is signed by its own turns. Before, one track was
+    unwrapped through all windows and signed by one vote: across two weak windows it could slip
+    by half a turn and leave a stretch of the drive driving backwards.
+    """
+    half = np.angle(doubled) / 2
+    phi = np.stack([half, half + np.pi])  # (2, n): the two signs of every window's axis
+    vote = np.real(fwd_turn * np.exp(-1j * phi))
+    strength = np.clip(np.abs(doubled) / 2, 0, 1)
+    # a link's strength is the weaker of two neighbourhoods' (each window with its neighbours):
+    # one window without evidence between two firm ones does not cut the chain
+    pooled = strength.copy()
+    pooled[1:] += strength[:-1]
+    pooled[:-1] += strength[1:]
+    link = (AXIS_LINK_WEIGHT / 3) * np.minimum(pooled[:-1], pooled[1:])
+    # step[a, b, i]: the cost of state a at window i followed by state b at window i + 1
+    step = link * (1 - np.cos(phi[None, :, 1:] - phi[:, None, :-1]))
+    n = len(half)
+    cost = -vote[:, 0]
+    came_from = np.zeros((n, 2), dtype=np.intp)
+    for i in range(1, n):
+        total = cost[:, None] + step[:, :, i - 1]
+        came_from[i] = np.argmin(total, axis=0)
+        cost = total[came_from[i], [0, 1]] - vote[:, i]
+    state = np.empty(n, dtype=np.intp)
+    state[-1] = int(np.argmin(cost))
+    for i in range(n - 1, 0, -1):
+        state[i - 1] = came_from[i, state[i]]
+    # a window's angle leans on its neighbours' in proportion to how little evidence it has
+    track = np.unwrap(phi[state, np.arange(n)])
+    return penalised_smooth(strength + 1e-9, strength * track, AXIS_SMOOTHING)
 
 
 def _mount_spans(a: np.ndarray, rate_hz: float, window_s: float) -> list[tuple[int, int]]:

@@ -84,3 +84,20 @@ def block_mean(x: np.ndarray, factor: int) -> np.ndarray:
     """
     n = (len(x) // factor) * factor
     return x[:n].reshape(n // factor, factor, *x.shape[1:]).mean(axis=1)
+
+
+def penalised_smooth(weight: np.ndarray, rhs: np.ndarray, penalty: float) -> np.ndarray:
+    """Solve ``(diag(weight) + penalty * D'D) x = rhs`` along the last axis (``D``: first
+    differences): Whittaker's smoother. ``x`` follows the data where ``weight`` is high and its
+    neighbours where it is low; ``rhs`` is the weighted data (``weight * values``), (n,) or
+    (k, n) for k series that share the weights. One banded solve, O(n).
+    """
+    from scipy.linalg import solveh_banded
+
+    n = len(weight)
+    bands = np.zeros((2, n))
+    bands[1] = weight
+    bands[1, :-1] += penalty
+    bands[1, 1:] += penalty
+    bands[0, 1:] = -penalty
+    return solveh_banded(bands, np.asarray(rhs).T).T
