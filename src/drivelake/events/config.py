@@ -18,7 +18,7 @@ from typing import Any
 from drivelake.errors import InputError
 from drivelake.events.zones import SpeedZone
 
-DETECTOR_VERSION = "1.5"
+DETECTOR_VERSION = "1.6"
 VEHICLE_CLASSES = ("car", "van", "truck")
 
 
