@@ -43,6 +43,12 @@ AXIS_LINK_WEIGHT = 5.0
 #: axis strength (0..1): a window with little evidence takes its neighbours' angle, one with
 #: full-strength evidence moves by a few degrees at most.
 AXIS_SMOOTHING = 0.1
+#: An Earth frame's heading offset is signed in long windows and followed in these (s).
+FINE_WINDOW_S = 20.0
+FINE_HOP_S = 10.0
+#: Weight of the long windows' signed track on a short window's angle, against that window's
+#: own axis strength (0..1).
+SIGNED_TRACK_PRIOR = 0.2
 
 
 @dataclass
@@ -421,22 +427,59 @@ def _tracked_offsets(
     hop_s: float,
     offset: int,
 ) -> tuple[np.ndarray, list[tuple[int, int, float, float]]]:
-    """Forward angle per sample for an Earth frame: integrated yaw plus windowed offsets."""
+    """Forward angle per sample for an Earth frame: integrated yaw plus windowed offsets.
+
+    The offset is signed in ``window_s`` windows (evidence enough for a firm sign, see
+    :func:`combine_evidence`) and then followed in windows of :data:`FINE_WINDOW_S`
+    (:func:`_followed_offsets`): a phone's heading offset can swing 90° in half a minute, as in
+    the first seconds of trip 20's recording, faster than the long windows follow.
+    """
     n = len(z)
     w = z * np.exp(-1j * psi)
-    win, hop = max(int(window_s * rate_hz), 1), max(int(hop_s * rate_hz), 1)
-    starts = np.arange(0, max(n - win, 0) + 1, hop)
-    ends = np.minimum(starts + win, n)
+    starts, ends = _windows(n, window_s * rate_hz, hop_s * rate_hz)
     evidence = np.array(
         [axis_evidence(w[s:e], yaw[s:e]) for s, e in zip(starts, ends, strict=True)]
     )
     delta, quality = combine_evidence(evidence[:, 0], evidence[:, 1])
-    delta_t = np.interp(np.arange(n), (starts + ends) / 2, delta)
+    fine = _followed_offsets(w, yaw, ((starts + ends) / 2, delta), rate_hz)
     spans = [
         (int(s) + offset, int(e) + offset, float(d), float(q))
         for s, e, d, q in zip(starts, ends, delta, quality, strict=True)
     ]
-    return psi + delta_t, spans
+    return psi + fine, spans
+
+
+def _windows(n: int, window: float, hop: float) -> tuple[np.ndarray, np.ndarray]:
+    """Starts and ends of windows of ``window`` samples every ``hop`` covering ``n`` samples."""
+    win, step = max(int(window), 1), max(int(hop), 1)
+    starts = np.arange(0, max(n - win, 0) + 1, step)
+    return starts, np.minimum(starts + win, n)
+
+
+def _followed_offsets(
+    w: np.ndarray, yaw: np.ndarray, signed: tuple[np.ndarray, np.ndarray], rate_hz: float
+) -> np.ndarray:
+    """The offset per sample from short windows, each on the branch nearest the signed track.
+
+    ``signed`` is ``(centres, angles)`` of the long windows. A short window's axis (no sign of
+    its own) is placed on the branch nearest the signed track there; the angles are then
+    smoothed with each window's axis strength as its weight and the signed track as a weak prior
+    (:data:`SIGNED_TRACK_PRIOR`), so a short window without evidence follows the long ones.
+    """
+    n = len(w)
+    starts, ends = _windows(n, FINE_WINDOW_S * rate_hz, FINE_HOP_S * rate_hz)
+    evidence = np.array(
+        [axis_evidence(w[s:e], yaw[s:e]) for s, e in zip(starts, ends, strict=True)]
+    )
+    fwd_turn = evidence[:, 0] * -1j
+    doubled = evidence[:, 1] + fwd_turn**2 / np.maximum(np.abs(fwd_turn), 1e-12)
+    centres = (starts + ends) / 2
+    track = np.interp(centres, *signed)
+    nearest = track + np.angle(doubled * np.exp(-2j * track)) / 2
+    strength = np.clip(np.abs(doubled) / 2, 0, 1)
+    prior = SIGNED_TRACK_PRIOR
+    angles = penalised_smooth(strength + prior, strength * nearest + prior * track, AXIS_SMOOTHING)
+    return np.interp(np.arange(n), centres, angles)
 
 
 def _rotation(up: np.ndarray, basis: np.ndarray, phi: float) -> np.ndarray:
