@@ -184,7 +184,7 @@ def combine_evidence(left: np.ndarray, axis: np.ndarray) -> tuple[np.ndarray, np
     Quality: how consistent the axis evidence is, times how decisive the turn evidence was.
     """
     fwd_turn = left * -1j  # forward = left rotated by -90°
-    doubled = axis + fwd_turn**2 / np.maximum(np.abs(fwd_turn), 1e-12)
+    doubled = _doubled_axis(fwd_turn, axis)
     if len(doubled) > 2:
         delta = _signed_axes(doubled, fwd_turn)
     else:  # one or two windows: one sign for both (and no Viterbi overhead)
@@ -197,6 +197,11 @@ def combine_evidence(left: np.ndarray, axis: np.ndarray) -> tuple[np.ndarray, np
     decisive = abs(np.sum(vote)) / max(np.sum(np.abs(vote)), 1e-12)
     quality = np.clip(np.abs(doubled) / 2, 0, 1) * decisive
     return delta, quality
+
+
+def _doubled_axis(fwd_turn: np.ndarray, axis: np.ndarray) -> np.ndarray:
+    """The forward axis as a doubled angle: straight-line evidence plus the turns' own axis."""
+    return axis + fwd_turn**2 / np.maximum(np.abs(fwd_turn), 1e-12)
 
 
 def _signed_axes(doubled: np.ndarray, fwd_turn: np.ndarray) -> np.ndarray:
@@ -437,9 +442,7 @@ def _tracked_offsets(
     n = len(z)
     w = z * np.exp(-1j * psi)
     starts, ends = _windows(n, window_s * rate_hz, hop_s * rate_hz)
-    evidence = np.array(
-        [axis_evidence(w[s:e], yaw[s:e]) for s, e in zip(starts, ends, strict=True)]
-    )
+    evidence = _window_evidence(w, yaw, starts, ends)
     delta, quality = combine_evidence(evidence[:, 0], evidence[:, 1])
     fine = _followed_offsets(w, yaw, ((starts + ends) / 2, delta), rate_hz)
     spans = [
@@ -456,6 +459,13 @@ def _windows(n: int, window: float, hop: float) -> tuple[np.ndarray, np.ndarray]
     return starts, np.minimum(starts + win, n)
 
 
+def _window_evidence(
+    w: np.ndarray, yaw: np.ndarray, starts: np.ndarray, ends: np.ndarray
+) -> np.ndarray:
+    """(k, 2) complex: :func:`axis_evidence` ``(left, axis)`` of every window."""
+    return np.array([axis_evidence(w[s:e], yaw[s:e]) for s, e in zip(starts, ends, strict=True)])
+
+
 def _followed_offsets(
     w: np.ndarray, yaw: np.ndarray, signed: tuple[np.ndarray, np.ndarray], rate_hz: float
 ) -> np.ndarray:
@@ -468,11 +478,8 @@ def _followed_offsets(
     """
     n = len(w)
     starts, ends = _windows(n, FINE_WINDOW_S * rate_hz, FINE_HOP_S * rate_hz)
-    evidence = np.array(
-        [axis_evidence(w[s:e], yaw[s:e]) for s, e in zip(starts, ends, strict=True)]
-    )
-    fwd_turn = evidence[:, 0] * -1j
-    doubled = evidence[:, 1] + fwd_turn**2 / np.maximum(np.abs(fwd_turn), 1e-12)
+    evidence = _window_evidence(w, yaw, starts, ends)
+    doubled = _doubled_axis(evidence[:, 0] * -1j, evidence[:, 1])
     centres = (starts + ends) / 2
     track = np.interp(centres, *signed)
     nearest = track + np.angle(doubled * np.exp(-2j * track)) / 2
