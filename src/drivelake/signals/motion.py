@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from drivelake.signals.calibration import Calibration, calibrate_frames, frame_segments, project
-from drivelake.signals.filters import moving_average
+from drivelake.signals.filters import block_mean, moving_average
 from drivelake.signals.phone_frame import level_phone_frame
 
 ANALYSIS_HZ = 10
@@ -92,7 +92,7 @@ def vehicle_motion(
     gyro_blocks = gyro[: nb * factor].reshape(nb, factor * 3)
     levelled_gyro = None
     if heading_tracked and nb > 1:
-        w = gyro_blocks.reshape(nb, factor, 3).mean(axis=1).T
+        w = block_mean(gyro, factor).T
         a, levelled_gyro, filter_tau = level_phone_frame(a, w, fs, int(gravity_s * fs), smooth)
 
     def yaw_of(i0: int, i1: int, up: np.ndarray) -> np.ndarray:
@@ -117,8 +117,8 @@ def vehicle_motion(
     )
     all_valid = bool(valid.all())
     gravity = resting_gravity(p, yaw_raw, int(RESTING_BLOCK_S * fs), int(gravity_s * fs))
-    # shocks and vibration read the measured samples (the same as ``p`` unless a phone's tilt
-    # filter was undone)
+    # shocks and vibration read the measured samples (the same as ``p`` unless a phone's frame
+    # was levelled)
     p_measured = p if a is a_measured else _levelled(a_measured, segments)[0]
     same = vib_n == cal_n and a is a_measured
     low = s_cal[2] if same else moving_average(p_measured[2], vib_n)
